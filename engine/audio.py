@@ -1,0 +1,112 @@
+"""Audio files in and out (WAV, FLAC, OGG, MP3...) and high-quality resampling.
+
+Arrays are ``(nb_channels, nb_samples)`` float32 everywhere in EventSep.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+from .errors import AudioFileError
+
+SUPPORTED_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff", ".w64", ".m4a")
+
+
+def _read_with_pedalboard(path: Path) -> tuple[np.ndarray, int]:
+    from pedalboard.io import AudioFile
+
+    with AudioFile(str(path)) as f:
+        audio = f.read(f.frames)
+        return np.asarray(audio, dtype=np.float32), int(round(f.samplerate))
+
+
+def load_audio(path: str | os.PathLike, sample_rate: int | None = None, mono: bool = False
+               ) -> tuple[np.ndarray, int]:
+    """Read an audio file as ``(nb_channels, nb_samples)`` float32.
+
+    sample_rate: resample to this rate when given (else the file's own rate is kept).
+    mono: average the channels into one.
+    Returns ``(audio, rate)``. Raises :class:`AudioFileError` for a missing, unreadable, empty or
+    zero-length file.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise AudioFileError(f"{path}: no such file")
+    if path.is_dir():
+        raise AudioFileError(f"{path}: is a folder, not an audio file")
+    if path.stat().st_size == 0:
+        raise AudioFileError(f"{path}: the file is empty (0 bytes)")
+    try:
+        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+        audio = data.T
+    except Exception as sf_error:  # libsndfile does not know it: try pedalboard's decoders (m4a...)
+        try:
+            audio, rate = _read_with_pedalboard(path)
+        except Exception:
+            raise AudioFileError(f"{path}: not a readable audio file ({sf_error})") from None
+    if audio.shape[-1] == 0:
+        raise AudioFileError(f"{path}: the file holds no audio (zero length)")
+    audio = np.ascontiguousarray(audio, dtype=np.float32)
+    if mono and audio.shape[0] > 1:
+        audio = audio.mean(axis=0, keepdims=True)
+    if sample_rate is not None and sample_rate != rate:
+        audio = resample(audio, rate, sample_rate)
+        rate = sample_rate
+    return audio, int(rate)
+
+
+def save_audio(path: str | os.PathLike, audio: np.ndarray, sample_rate: int, subtype: str | None = None
+               ) -> Path:
+    """Write ``(nb_channels, nb_samples)`` or ``(nb_samples,)`` audio; the format follows the extension.
+
+    WAV and FLAC get 24-bit PCM by default unless ``subtype`` says otherwise (float WAV: "FLOAT").
+    Samples beyond [-1, 1] are kept in float formats and clipped in integer ones (never wrapped).
+    """
+    path = Path(path)
+    audio = np.asarray(audio, dtype=np.float32)
+    if audio.ndim == 1:
+        audio = audio[None]
+    audio = np.nan_to_num(audio, nan=0.0, posinf=0.0, neginf=0.0)
+    ext = path.suffix.lower()
+    fmt = {".wav": "WAV", ".flac": "FLAC", ".ogg": "OGG", ".mp3": "MP3", ".aif": "AIFF",
+           ".aiff": "AIFF", ".w64": "W64"}.get(ext)
+    if fmt is None:
+        raise AudioFileError(f"{path}: cannot write '{ext}' files; use .wav, .flac, .ogg or .mp3")
+    if subtype is None:
+        subtype = {"WAV": "PCM_24", "FLAC": "PCM_24", "AIFF": "PCM_24", "W64": "PCM_24",
+                   "OGG": "VORBIS", "MP3": "MPEG_LAYER_III"}[fmt]
+    if not subtype.startswith(("FLOAT", "DOUBLE")):
+        audio = np.clip(audio, -1.0, 1.0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(str(path), audio.T, int(sample_rate), subtype=subtype, format=fmt)
+    return path
+
+
+def resample(audio: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
+    """Resample ``(..., nb_samples)`` with soxr's very-high-quality filter (linear phase)."""
+    if rate_in == rate_out:
+        return np.asarray(audio, dtype=np.float32)
+    audio = np.asarray(audio, dtype=np.float32)
+    lead = audio.shape[:-1]
+    flat = audio.reshape(-1, audio.shape[-1])
+    # soxr wants (frames, channels)
+    out = soxr.resample(flat.T, rate_in, rate_out, quality="VHQ")
+    out = np.asarray(out, dtype=np.float32).reshape(-1, flat.shape[0]).T
+    return out.reshape(*lead, out.shape[-1])
+
+
+def match_length(audio: np.ndarray, num_samples: int) -> np.ndarray:
+    """Crop or zero-pad the last axis to ``num_samples``."""
+    n = audio.shape[-1]
+    if n >= num_samples:
+        return audio[..., :num_samples]
+    pad = [(0, 0)] * (audio.ndim - 1) + [(0, num_samples - n)]
+    return np.pad(audio, pad)
+
+
+def is_audio_file(path: Path) -> bool:
+    return path.is_file() and path.suffix.lower() in SUPPORTED_EXTENSIONS

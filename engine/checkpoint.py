@@ -1,0 +1,121 @@
+"""Checkpoints: ``model.safetensors`` (weights) + ``config.json`` (everything needed to rebuild).
+
+``config.json`` holds the model config, sample rate, STFT, class list, training step and source commit;
+:func:`load_model` rebuilds the model from it alone. Never pickle.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from .config import ModelConfig
+from .errors import EventSepError
+from .models import QuerySeparator
+
+WEIGHTS = "model.safetensors"
+CONFIG = "config.json"
+LATENTS = "latents.safetensors"
+LATENT_INDEX = "latents.json"
+FORMAT_VERSION = 1
+
+
+def source_commit() -> str:
+    """The git commit of the code that wrote a checkpoint ("unknown" outside a checkout)."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent,
+                             capture_output=True, text=True, timeout=5)
+        if out.returncode == 0:
+            dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                                   cwd=Path(__file__).resolve().parent, capture_output=True, text=True,
+                                   timeout=5).stdout.strip()
+            return out.stdout.strip() + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return "unknown"
+
+
+def save_checkpoint(directory: str | Path, model: QuerySeparator, classes: list[str] | None = None,
+                    step: int = 0, extra: dict[str, Any] | None = None) -> Path:
+    """Write weights + JSON into ``directory`` (created); files are replaced atomically."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    tmp = directory / (WEIGHTS + ".tmp")
+    save_file(state, str(tmp), metadata={"format": "eventsep", "version": str(FORMAT_VERSION)})
+    tmp.replace(directory / WEIGHTS)
+    cfg = model.config
+    meta = {
+        "format": "eventsep-checkpoint",
+        "format_version": FORMAT_VERSION,
+        "model": cfg.to_dict(),
+        "sample_rate": cfg.sample_rate,
+        "stft": cfg.to_dict()["stft"],
+        "classes": list(classes or []),
+        "step": int(step),
+        "source_commit": source_commit(),
+    }
+    if extra:
+        meta.update(extra)
+    tmp = directory / (CONFIG + ".tmp")
+    tmp.write_text(json.dumps(meta, indent=2))
+    tmp.replace(directory / CONFIG)
+    return directory
+
+
+def read_checkpoint_meta(directory: str | Path) -> dict[str, Any]:
+    directory = Path(directory)
+    path = directory / CONFIG
+    if not path.exists():
+        raise EventSepError(f"{directory}: not an EventSep checkpoint (no {CONFIG})")
+    try:
+        meta = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise EventSepError(f"{path}: unreadable checkpoint config ({e})") from None
+    if meta.get("format") != "eventsep-checkpoint":
+        raise EventSepError(f"{path}: not an EventSep checkpoint config")
+    return meta
+
+
+def load_model(directory: str | Path) -> tuple[QuerySeparator, dict[str, Any]]:
+    """Rebuild the model from ``config.json`` and load ``model.safetensors``; eval mode."""
+    directory = Path(directory)
+    meta = read_checkpoint_meta(directory)
+    config = ModelConfig.from_dict(meta["model"])
+    model = QuerySeparator(config)
+    weights = directory / WEIGHTS
+    if not weights.exists():
+        raise EventSepError(f"{directory}: checkpoint has no {WEIGHTS}")
+    model.load_state_dict(load_file(str(weights)))
+    model.eval()
+    return model, meta
+
+
+def save_latents(directory: str | Path, latents: dict[str, dict[str, torch.Tensor]],
+                 counts: dict[str, dict[str, int]]) -> Path:
+    """Class-mean latents beside a checkpoint: ``{"coarse": {name: z}, "fine": {name: z}}``."""
+    directory = Path(directory)
+    tensors, index = {}, {"coarse": {}, "fine": {}}
+    for level in ("coarse", "fine"):
+        for name, z in latents.get(level, {}).items():
+            key = f"{level}/{len(index[level]):04d}"
+            tensors[key] = z.detach().float().contiguous().cpu()
+            index[level][name] = {"key": key, "count": int(counts[level][name])}
+    save_file(tensors, str(directory / LATENTS))
+    (directory / LATENT_INDEX).write_text(json.dumps(index, indent=2))
+    return directory / LATENTS
+
+
+def load_latents(directory: str | Path) -> dict[str, dict[str, torch.Tensor]]:
+    """``{"coarse": {name: z}, "fine": {name: z}}``; empty dicts when none were computed."""
+    directory = Path(directory)
+    if not (directory / LATENT_INDEX).exists():
+        return {"coarse": {}, "fine": {}}
+    index = json.loads((directory / LATENT_INDEX).read_text())
+    tensors = load_file(str(directory / LATENTS))
+    return {level: {name: tensors[entry["key"]] for name, entry in index.get(level, {}).items()}
+            for level in ("coarse", "fine")}

@@ -1,0 +1,367 @@
+"""``eventsep``: the command line. Thin: parses options, calls the engine, prints clear errors."""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+
+from .errors import EventSepError
+
+DEFAULT_MODEL = Path(__file__).resolve().parent / "assets" / "default_model"
+
+
+def _model_dir(arg: str | None) -> Path:
+    path = Path(arg) if arg else DEFAULT_MODEL
+    if not (path / "config.json").exists():
+        if arg is None:
+            raise EventSepError("no default model is shipped yet; pass --model CHECKPOINT_DIR "
+                                "(a folder written by 'eventsep train')")
+        raise EventSepError(f"{path}: not an EventSep checkpoint folder (no config.json)")
+    return path
+
+
+def _csv_ints(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+    if not values or min(values) <= 0:
+        raise argparse.ArgumentTypeError("widths must be positive")
+    return values
+
+
+def _unit(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
+    return value
+
+
+# --------------------------------------------------------------------------------------------------- train
+
+def add_train(sub) -> None:
+    from .sources import SOURCE_HELP
+
+    p = sub.add_parser("train", help="train Query-net + Separator on a stem source",
+                       description="Train Query-net + Separator (thesis recipe) on mixtures built from a stem "
+                                   "source. Resumes when OUT already holds a run. Works unchanged under "
+                                   "'torchrun --nproc_per_node N -m engine.cli train ...'.")
+    p.add_argument("--out", required=True, help="run folder: checkpoint, training state, log.csv, best/")
+    p.add_argument("--source", default="corpus", help=SOURCE_HELP + " (default: corpus)")
+    p.add_argument("--valid-source", default=None,
+                   help="stem source for validation (default: the training source's 'valid' split)")
+    p.add_argument("--steps", type=int, default=10000, help="total optimisation steps (default: 10000)")
+    p.add_argument("--batch-size", type=int, default=5, help="mixtures per step (default: 5, as the thesis)")
+    p.add_argument("--lr", type=float, default=2e-4, help="Adam learning rate (default: 2e-4)")
+    p.add_argument("--lr-decay-start", type=int, default=200_000,
+                   help="step after which lr drops by 5e-6 every 10k steps (default: 200000)")
+    p.add_argument("--lambda-recon", type=float, default=10.0, help="weight of the L1 reconstruction (10)")
+    p.add_argument("--lambda-kl", type=float, default=0.01, help="weight of the KL term (0.01)")
+    p.add_argument("--lambda-latent", type=float, default=0.5, help="weight of the latent regression (0.5)")
+    p.add_argument("--max-classes", type=int, default=4, help="at most this many classes per mixture (4)")
+    p.add_argument("--segment-seconds", type=float, default=None, help="segment length (default: 3.0; tiny: 1.0)")
+    p.add_argument("--separator-widths", type=_csv_ints, default=None,
+                   help="U-Net encoder widths, comma-separated (default: 16,32,64,128,256,512)")
+    p.add_argument("--query-widths", type=_csv_ints, default=None,
+                   help="Query-net conv widths, 6 values (default: 32,32,64,64,128,128)")
+    p.add_argument("--latent-dim", type=int, default=None, help="latent size (default: 32)")
+    p.add_argument("--tiny", action="store_true", help="the tiny registered model (tests, smoke runs)")
+    p.add_argument("--workers", type=int, default=0, help="data-loader worker processes (default: 0)")
+    p.add_argument("--seed", type=int, default=0, help="seed of weights, data and noise (default: 0)")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
+    p.add_argument("--validate-every", type=int, default=500, help="steps between validations (500)")
+    p.add_argument("--valid-batches", type=int, default=8, help="fixed validation batches (8)")
+    p.add_argument("--checkpoint-every", type=int, default=250, help="steps between checkpoints (250)")
+    p.add_argument("--no-resume", action="store_true", help="start afresh even if OUT holds a run")
+    p.add_argument("--init-from", default=None, help="start from this checkpoint's weights")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_train)
+
+
+def cmd_train(args) -> int:
+    from .config import ModelConfig, TrainConfig, tiny_model_config
+    from .sources import open_stem_source
+    from .train import train
+
+    overrides = {}
+    if args.segment_seconds is not None:
+        overrides["segment_seconds"] = args.segment_seconds
+    if args.separator_widths:
+        overrides["separator_channels"] = args.separator_widths
+    if args.query_widths:
+        if len(args.query_widths) != 6:
+            raise EventSepError("--query-widths takes 6 values (the Query-net has 6 conv layers)")
+        overrides["query_channels"] = args.query_widths
+    if args.latent_dim:
+        overrides["latent_dim"] = args.latent_dim
+    model_cfg = tiny_model_config(**overrides) if args.tiny else ModelConfig(**overrides)
+    for name, value in (("steps", args.steps), ("batch-size", args.batch_size), ("max-classes", args.max_classes)):
+        if value < 1:
+            raise EventSepError(f"--{name} must be at least 1")
+    cfg = TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr,
+                      lr_decay_start=args.lr_decay_start, lambda_recon=args.lambda_recon,
+                      lambda_kl=args.lambda_kl, lambda_latent=args.lambda_latent, max_classes=args.max_classes,
+                      seed=args.seed, num_workers=args.workers, validate_every=args.validate_every,
+                      valid_batches=args.valid_batches, checkpoint_every=args.checkpoint_every)
+    source = open_stem_source(args.source, "train", model_cfg.sample_rate)
+    valid = open_stem_source(args.valid_source or args.source, "valid", model_cfg.sample_rate)
+    t0 = time.time()
+    run = train(args.out, source, valid, model_cfg, cfg, device=args.device, resume=not args.no_resume,
+                init_from=args.init_from, progress=not args.quiet)
+    print(f"trained into {run} in {time.time() - t0:.1f} s")
+    return 0
+
+
+# --------------------------------------------------------------------------------------------------- latents
+
+def add_latents(sub) -> None:
+    from .sources import SOURCE_HELP
+
+    p = sub.add_parser("latents", help="compute class-mean latents (coarse and fine) for a checkpoint",
+                       description="Average mu(Q(segment)) over every non-silent segment of each class "
+                                   "(coarse classes and fine labels) and store them beside the checkpoint "
+                                   "(latents.safetensors + latents.json).")
+    p.add_argument("checkpoint", help="checkpoint folder (config.json + model.safetensors)")
+    p.add_argument("--source", default="corpus", help=SOURCE_HELP + " (default: corpus)")
+    p.add_argument("--split", default="train", help="split of the source (default: train)")
+    p.add_argument("--max-per-class", type=int, default=None, help="cap on segments per coarse class")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_latents)
+
+
+def cmd_latents(args) -> int:
+    from .checkpoint import load_model
+    from .latents import compute_and_save
+    from .sources import open_stem_source
+
+    ckpt = _model_dir(args.checkpoint)
+    model, _ = load_model(ckpt)
+    source = open_stem_source(args.source, args.split, model.config.sample_rate)
+    counts = compute_and_save(model, source, ckpt, args.max_per_class, progress=not args.quiet)
+    for level in ("coarse", "fine"):
+        print(f"{level}: " + ", ".join(f"{k} ({v})" for k, v in sorted(counts[level].items())))
+    return 0
+
+
+def add_classes(sub) -> None:
+    p = sub.add_parser("classes", help="list the class names a checkpoint knows",
+                       description="List the coarse classes and fine labels with class-mean latents.")
+    p.add_argument("--model", default=None, help="checkpoint folder (default: the shipped model)")
+    p.set_defaults(func=cmd_classes)
+
+
+def cmd_classes(args) -> int:
+    from .separate import class_names
+
+    names = class_names(_model_dir(args.model))
+    if not names["coarse"] and not names["fine"]:
+        print("this checkpoint has no class latents; run 'eventsep latents' on it")
+        return 1
+    print("coarse: " + ", ".join(names["coarse"]))
+    print("fine:   " + ", ".join(names["fine"]))
+    return 0
+
+
+# --------------------------------------------------------------------------------------------------- separate
+
+def add_separate(sub) -> None:
+    p = sub.add_parser(
+        "separate", help="separate a source from audio files (offline)",
+        description="Separate the source a query describes from one or more files (any format, rate, "
+                    "channel count and length). With several inputs or a folder, OUT is a folder. "
+                    "The query is a reference clip (--query) or a class name (--class); a second query "
+                    "(--query-b/--class-b) and --interp move between them (slerp).")
+    p.add_argument("inputs", nargs="+", help="mixture file(s) or folder(s) of audio files")
+    p.add_argument("-o", "--out", required=True,
+                   help="output file (one input) or folder (several inputs, or a folder input)")
+    p.add_argument("--model", default=None, help="checkpoint folder (default: the shipped model)")
+    q = p.add_mutually_exclusive_group()
+    q.add_argument("--query", metavar="REF", help="reference clip of the sound to keep (query A)")
+    q.add_argument("--class", dest="class_name", metavar="NAME", help="class name or fine label (query A)")
+    qb = p.add_mutually_exclusive_group()
+    qb.add_argument("--query-b", metavar="REF2", help="second reference clip (query B)")
+    qb.add_argument("--class-b", metavar="NAME2", help="second class name (query B)")
+    p.add_argument("--interp", type=_unit, default=0.0, help="slerp position A (0) -> B (1) (default: 0)")
+    p.add_argument("--iterate", type=int, default=0, help="iterative refinement passes (default: 0)")
+    p.add_argument("--residual", metavar="OUT2", default=None,
+                   help="also write everything but the target: a file (one input) or a folder")
+    p.add_argument("--format", default=None, choices=["wav", "flac", "ogg", "mp3"],
+                   help="output format for folder outputs (default: wav)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_separate)
+
+
+def _collect_inputs(inputs: list[str]) -> list[Path]:
+    from .audio import is_audio_file
+
+    files: list[Path] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if is_audio_file(p))
+            if not found:
+                raise EventSepError(f"{path}: the folder holds no audio files")
+            files += found
+        elif path.exists():
+            files.append(path)
+        else:
+            raise EventSepError(f"{path}: no such file or folder")
+    return files
+
+
+def cmd_separate(args) -> int:
+    from tqdm import tqdm
+
+    from .checkpoint import load_model
+    from .separate import Query, separate_file
+
+    if args.iterate < 0:
+        raise EventSepError("--iterate must be 0 or more")
+    if args.query is None and args.class_name is None:
+        raise EventSepError("say what to separate: --query REF or --class NAME")
+    files = _collect_inputs(args.inputs)
+    ckpt = _model_dir(args.model)
+    model, _ = load_model(ckpt)
+    z = Query(args.query, args.class_name, args.query_b, args.class_b, args.interp).resolve(model, ckpt)
+    out = Path(args.out)
+    batch = len(files) > 1 or any(Path(i).is_dir() for i in args.inputs)
+    if batch and out.suffix and not out.is_dir():
+        raise EventSepError(f"{out}: with several inputs, --out must be a folder")
+    failures = 0
+    bar = tqdm(files, desc="files", unit="file", disable=args.quiet or not batch)
+    for path in bar:
+        ext = "." + args.format if args.format else (path.suffix if not batch else ".wav")
+        target = out / (path.stem + ext) if batch else (out if out.suffix else out / (path.stem + ".wav"))
+        residual = None
+        if args.residual:
+            r = Path(args.residual)
+            residual = r / (path.stem + ext) if (batch or not r.suffix) else r
+        t0 = time.time()
+        try:
+            result = separate_file(model, path, target, z, residual, args.iterate, progress=not args.quiet)
+        except EventSepError as e:
+            if not batch:
+                raise
+            failures += 1
+            bar.write(f"skipped {path}: {e}")
+            continue
+        for w in result.warnings:
+            bar.write(f"warning: {path}: {w}")
+        seconds = result.estimate.shape[-1] / result.sample_rate
+        bar.write(f"{path} -> {target}" + (f" (+ {residual})" if residual else "") +
+                  f"  [{seconds:.1f} s audio in {time.time() - t0:.1f} s]")
+    if failures:
+        print(f"{failures} of {len(files)} files could not be separated", file=sys.stderr)
+        return 1
+    return 0
+
+
+# --------------------------------------------------------------------------------------------------- eval
+
+def add_eval(sub) -> None:
+    p = sub.add_parser("eval", help="score a folder of estimates against a folder of references",
+                       description="Score estimates against references matched by file name: BSSEval v4 "
+                                   "SDR (median over 1 s frames), energy-ratio SDR and SI-SDR; with "
+                                   "--mixtures also SDRi and SI-SDRi. Prints a table; --csv saves it.")
+    p.add_argument("estimates", help="folder of estimated sources")
+    p.add_argument("references", help="folder of reference sources (same file names)")
+    p.add_argument("--mixtures", default=None, help="folder of the mixtures, for improvements")
+    p.add_argument("--csv", default=None, help="also write the table as CSV here")
+    p.set_defaults(func=cmd_eval)
+
+
+def cmd_eval(args) -> int:
+    import csv
+
+    import numpy as np
+
+    from .audio import is_audio_file, load_audio, match_length
+    from .metrics import score
+
+    est_dir, ref_dir = Path(args.estimates), Path(args.references)
+    for d in (est_dir, ref_dir) + ((Path(args.mixtures),) if args.mixtures else ()):
+        if not d.is_dir():
+            raise EventSepError(f"{d}: no such folder")
+    refs = {p.stem: p for p in ref_dir.iterdir() if is_audio_file(p)}
+    ests = {p.stem: p for p in est_dir.iterdir() if is_audio_file(p)}
+    names = sorted(set(refs) & set(ests))
+    if not names:
+        raise EventSepError(f"no file names in common between {est_dir} and {ref_dir}")
+    missing = sorted(set(refs) - set(ests))
+    rows = []
+    for name in names:
+        ref, rate = load_audio(refs[name])
+        est, _ = load_audio(ests[name], rate)
+        est = match_length(est, ref.shape[-1])
+        mix = None
+        if args.mixtures:
+            mixes = {p.stem: p for p in Path(args.mixtures).iterdir() if is_audio_file(p)}
+            if name in mixes:
+                mix = match_length(load_audio(mixes[name], rate)[0], ref.shape[-1])
+        if est.shape[0] != ref.shape[0]:
+            est = np.broadcast_to(est.mean(0, keepdims=True), ref.shape)
+        rows.append({"name": name, **score(ref, est, mix, rate)})
+    keys = [k for k in ("sdr", "sdr_energy", "si_sdr", "sdri", "sdr_energy_i", "si_sdri") if k in rows[0]]
+    width = max(len("file"), *(len(r["name"]) for r in rows))
+    print(f"{'file':<{width}}  " + "  ".join(f"{k:>12}" for k in keys))
+    for r in rows:
+        print(f"{r['name']:<{width}}  " + "  ".join(f"{r[k]:12.2f}" for k in keys))
+    for label, fn in (("mean", np.nanmean), ("median", np.nanmedian)):
+        print(f"{label:<{width}}  " + "  ".join(f"{fn([r[k] for r in rows]):12.2f}" for k in keys))
+    if missing:
+        print(f"no estimate for {len(missing)} reference(s): {', '.join(missing[:5])}", file=sys.stderr)
+    if args.csv:
+        with open(args.csv, "w", newline="") as f:
+            w = csv.DictWriter(f, ["name"] + keys)
+            w.writeheader()
+            for r in rows:
+                w.writerow({k: r[k] for k in ["name"] + keys})
+    return 0
+
+
+# --------------------------------------------------------------------------------------------------- main
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="eventsep",
+        description="EventSep: pull one sound out of a mix, from a reference clip, a class name or text.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="show debugging detail and tracebacks")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    add_separate(sub)
+    add_train(sub)
+    add_latents(sub)
+    add_classes(sub)
+    add_eval(sub)
+    try:
+        from .corpus.cli import add_parser as add_corpus
+    except ImportError:
+        add_corpus = None
+    if add_corpus is not None:
+        add_corpus(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    try:
+        return int(args.func(args) or 0)
+    except EventSepError as e:
+        if args.verbose:
+            raise
+        print(f"eventsep {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

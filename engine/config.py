@@ -1,0 +1,122 @@
+"""Typed configuration: the model's architecture and the training recipe (thesis defaults)."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class StftConfig:
+    """The one STFT of EventSep (thesis: 1024-sample Hann window, 75 % overlap)."""
+
+    n_fft: int = 1024
+    hop_length: int = 256
+    window: str = "hann"
+
+    @property
+    def nb_bins(self) -> int:
+        return self.n_fft // 2 + 1
+
+
+@dataclass
+class ModelConfig:
+    """Query-net + Separator architecture (SPEC §2). Widths may change, the structure does not."""
+
+    sample_rate: int = 22050
+    stft: StftConfig = field(default_factory=StftConfig)
+    latent_dim: int = 32
+    # Query-net: 6 strided 4x4 convs (+ instance norm + ReLU) -> GRU -> mu, log-variance
+    query_channels: tuple[int, ...] = (32, 32, 64, 64, 128, 128)
+    query_kernel: int = 4
+    # Strides along time per layer (frequency is always strided by 2); 1 keeps time resolution for the GRU.
+    query_time_strides: tuple[int, ...] = (1, 2, 1, 2, 1, 2)
+    query_gru: int = 128
+    # Separator U-Net: 5x5 kernels, stride 2 in frequency everywhere and in time everywhere except the
+    # first encoder / last decoder layer (thesis §4.2); widths as the Jansson et al. U-Net it cites.
+    separator_channels: tuple[int, ...] = (16, 32, 64, 128, 256, 512)
+    separator_kernel: int = 5
+    leaky_slope: float = 0.2
+    # AdaIN on the mask layer too (thesis: every decoder layer; the last ends in a sigmoid).
+    adain_last_layer: bool = True
+    # Length of the segments the network sees (thesis: 3 s); offline separation chunks at this size.
+    segment_seconds: float = 3.0
+
+    @property
+    def segment_samples(self) -> int:
+        return int(round(self.segment_seconds * self.sample_rate))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ModelConfig":
+        data = dict(data)
+        stft = StftConfig(**data.pop("stft", {}))
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown model config keys: {sorted(unknown)}")
+        for key in ("query_channels", "query_time_strides", "separator_channels"):
+            if key in data:
+                data[key] = tuple(data[key])
+        return cls(stft=stft, **data)
+
+
+@dataclass
+class TrainConfig:
+    """The training recipe (thesis §3.2 and §4.2), all in one place."""
+
+    steps: int = 10000
+    batch_size: int = 5
+    lr: float = 2e-4
+    betas: tuple[float, float] = (0.5, 0.999)
+    # Thesis: after 200k iterations, lower lr by 5e-6 every 10k iterations.
+    lr_decay_start: int = 200_000
+    lr_decay_every: int = 10_000
+    lr_decay_amount: float = 5e-6
+    lr_min: float = 1e-6
+    lambda_recon: float = 10.0
+    lambda_kl: float = 0.01
+    lambda_latent: float = 0.5
+    # Mixtures (thesis §3.2.1)
+    max_classes: int = 4
+    p_active: float = 0.5
+    gain_low: float = 0.25
+    gain_high: float = 1.25
+    # Housekeeping
+    seed: int = 0
+    num_workers: int = 0
+    validate_every: int = 500
+    checkpoint_every: int = 250
+    valid_batches: int = 8
+    log_every: int = 10
+    grad_clip: float = 5.0
+
+    def lr_at(self, step: int) -> float:
+        if step < self.lr_decay_start:
+            return self.lr
+        drops = (step - self.lr_decay_start) // self.lr_decay_every + 1
+        return max(self.lr_min, self.lr - drops * self.lr_decay_amount)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
+        data = dict(data)
+        if "betas" in data:
+            data["betas"] = tuple(data["betas"])
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown training config keys: {sorted(unknown)}")
+        return cls(**data)
+
+
+def tiny_model_config(**overrides: Any) -> ModelConfig:
+    """A small registered model for tests and CLI smoke runs (trains in seconds on a CPU)."""
+    base = dict(latent_dim=8, query_channels=(8, 8, 16, 16, 16, 16), query_gru=32,
+                separator_channels=(8, 16, 16, 32), segment_seconds=1.0)
+    base.update(overrides)
+    return ModelConfig(**base)

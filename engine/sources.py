@@ -1,0 +1,29 @@
+"""Stem sources by name, for the command line: ``synthetic``, ``corpus[:SOUNDFONT]``,
+``musdb:PATH``, ``slakh:PATH``."""
+from __future__ import annotations
+
+from .errors import EventSepError
+from .stems import StemSource, SyntheticStemSource
+
+SOURCE_HELP = ("stem source: 'corpus' (rendered corpus, FluidR3; 'corpus:musescore' or 'corpus:timgm' "
+               "for the unseen-timbre soundfonts), 'synthetic' (tones vs noise, for smoke tests), "
+               "'musdb:PATH' (MUSDB18-HQ folder) or 'slakh:PATH' (Slakh2100 folder)")
+
+
+def open_stem_source(spec: str, split: str = "train", sample_rate: int = 22050) -> StemSource:
+    kind, _, arg = spec.partition(":")
+    if kind == "synthetic":
+        return SyntheticStemSource(sample_rate)
+    if kind == "musdb":
+        from .folders import musdb_source
+        return musdb_source(arg, split, sample_rate)
+    if kind == "slakh":
+        from .folders import slakh_source
+        return slakh_source(arg, split, sample_rate)
+    if kind == "corpus":
+        try:
+            from .corpus import CorpusStemSource
+        except ImportError as e:
+            raise EventSepError(f"the rendered corpus is not available: {e}") from None
+        return CorpusStemSource(split=split, soundfont=arg or "fluidr3")
+    raise EventSepError(f"unknown stem source {spec!r}; {SOURCE_HELP}")

@@ -1,0 +1,1 @@
+"""PyQt6 control panel (arrives with the panel issue)."""

@@ -1,0 +1,1 @@
+"""Pedalboard host: SeparatorEffect, chains and the OSC bridge (arrive with the Pedalboard/OSC issue)."""
