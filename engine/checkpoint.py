@@ -103,7 +103,7 @@ def save_latents(directory: str | Path, latents: dict[str, dict[str, torch.Tenso
     for level in ("coarse", "fine"):
         for name, z in latents.get(level, {}).items():
             key = f"{level}/{len(index[level]):04d}"
-            tensors[key] = z.detach().float().contiguous().cpu()
+            tensors[key] = z.detach().float().cpu().clone()
             index[level][name] = {"key": key, "count": int(counts[level][name])}
     save_file(tensors, str(directory / LATENTS))
     (directory / LATENT_INDEX).write_text(json.dumps(index, indent=2))

@@ -108,9 +108,9 @@ def cmd_train(args) -> int:
     source = open_stem_source(args.source, "train", model_cfg.sample_rate)
     valid = open_stem_source(args.valid_source or args.source, "valid", model_cfg.sample_rate)
     t0 = time.time()
-    run = train(args.out, source, valid, model_cfg, cfg, device=args.device, resume=not args.no_resume,
+    result = train(args.out, source, valid, model_cfg, cfg, device=args.device, resume=not args.no_resume,
                 init_from=args.init_from, progress=not args.quiet)
-    print(f"trained into {run} in {time.time() - t0:.1f} s")
+    print(f"trained {result.step} steps into {result.run_dir} in {time.time() - t0:.1f} s")
     return 0
 
 

@@ -116,7 +116,7 @@ class TrainConfig:
 
 def tiny_model_config(**overrides: Any) -> ModelConfig:
     """A small registered model for tests and CLI smoke runs (trains in seconds on a CPU)."""
-    base = dict(latent_dim=8, query_channels=(8, 8, 16, 16, 16, 16), query_gru=32,
-                separator_channels=(8, 16, 16, 32), segment_seconds=1.0)
+    base = dict(latent_dim=4, query_channels=(4, 4, 8, 8, 16, 16), query_time_strides=(2, 2, 2, 1, 1, 1),
+                query_gru=16, separator_channels=(4, 8, 16, 32), segment_seconds=1.0)
     base.update(overrides)
     return ModelConfig(**base)

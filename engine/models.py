@@ -64,7 +64,9 @@ class QueryNet(nn.Module):
 class AdaIN(nn.Module):
     """Adaptive instance norm: ``y_s(z) * (x - mu(x)) / sigma(x) + y_b(z)`` with ``y = W^T z``.
 
-    The scale's bias starts at 1 so an untrained layer passes normalised features through.
+    The scale's bias starts at 1 so an untrained layer passes normalised features through; the weights
+    keep PyTorch's default (fan-in) init so z steers the decoder from the first step (with tiny weights
+    the separator learns to ignore the query before the query-net learns to say anything).
     """
 
     def __init__(self, channels: int, latent_dim: int):
@@ -72,9 +74,7 @@ class AdaIN(nn.Module):
         self.norm = nn.InstanceNorm2d(channels, affine=False)
         self.scale = nn.Linear(latent_dim, channels)
         self.shift = nn.Linear(latent_dim, channels)
-        nn.init.normal_(self.scale.weight, std=0.02)
         nn.init.ones_(self.scale.bias)
-        nn.init.normal_(self.shift.weight, std=0.02)
         nn.init.zeros_(self.shift.bias)
 
     def forward(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:

@@ -138,11 +138,11 @@ def validate(model: QuerySeparator, source: StemSource, num_samples: int, cfg: T
 def train(run_dir: str | Path, source: StemSource, valid_source: StemSource | None,
           model_config: ModelConfig | None = None, cfg: TrainConfig | None = None, device: str = "auto",
           resume: bool = True, init_from: str | Path | None = None, progress: bool = True,
-          on_step: Callable[[int, dict], None] | None = None) -> Path:
+          on_step: Callable[[int, dict], None] | None = None) -> "TrainResult":
     """Train into ``run_dir``; resumes from it when it holds a checkpoint (and ``resume``).
 
     The run's model config and training config are taken from the checkpoint when resuming, so a
-    resumed run continues the same recipe. Returns ``run_dir``.
+    resumed run continues the same recipe. Returns the run folder and the trained model.
     """
     run_dir = Path(run_dir)
     cfg = cfg or TrainConfig()
@@ -192,7 +192,7 @@ def train(run_dir: str | Path, source: StemSource, valid_source: StemSource | No
     bar = tqdm(total=cfg.steps, initial=start, desc="train", unit="step", disable=not (progress and info.is_main),
                dynamic_ncols=True)
     t0, running = time.time(), {}
-    step = start
+    done = start
     for step, batch in loader:
         for group in optimizer.param_groups:
             group["lr"] = cfg.lr_at(step)
@@ -204,7 +204,7 @@ def train(run_dir: str | Path, source: StemSource, valid_source: StemSource | No
             nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         optimizer.step()
         for k, v in losses.items():
-            running[k] = running.get(k, 0.0) + float(v)
+            running[k] = running.get(k, 0.0) + float(v.detach())
         done = step + 1
         bar.update(1)
         row = None
@@ -234,7 +234,14 @@ def train(run_dir: str | Path, source: StemSource, valid_source: StemSource | No
     bar.close()
     if info.world_size > 1:
         dist.barrier()
-    return run_dir
+    return TrainResult(run_dir, model, done)
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    model: QuerySeparator
+    step: int
 
 
 def read_log(run_dir: str | Path) -> list[dict[str, float]]:

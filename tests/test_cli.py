@@ -1,0 +1,160 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.audio import load_audio, save_audio
+from engine.cli import build_parser, main
+
+from .conftest import tone
+
+SUBCOMMANDS = ["separate", "train", "latents", "classes", "eval"]
+
+
+def _run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_console_script_help():
+    exe = Path(sys.executable).with_name("eventsep")
+    out = subprocess.run([str(exe), "--help"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0
+    for name in SUBCOMMANDS:
+        assert name in out.stdout
+
+
+@pytest.mark.parametrize("name", SUBCOMMANDS)
+def test_every_option_is_documented(name):
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command").choices[name]
+    for action in sub._actions:
+        if action.dest != "help":
+            assert action.help, f"{name}: option {action.option_strings or action.dest} has no help"
+
+
+@pytest.fixture
+def mix_file(tmp_path):
+    rng = np.random.default_rng(0)
+    audio = tone(2.0, 44100, 330.0, channels=2) + 0.05 * rng.standard_normal((2, 88200)).astype(np.float32)
+    return save_audio(tmp_path / "mix.flac", audio, 44100)
+
+
+def test_separate_by_class_keeps_rate_and_channels(capsys, tmp_path, tiny_checkpoint, mix_file):
+    out = tmp_path / "out" / "target.wav"
+    res = tmp_path / "out" / "rest.wav"
+    code, _, err = _run(capsys, "separate", mix_file, "-o", out, "--model", tiny_checkpoint,
+                        "--class", "Tones", "--residual", res, "--quiet")
+    assert code == 0, err
+    est, rate = load_audio(out)
+    rest, _ = load_audio(res)
+    mix, _ = load_audio(mix_file)
+    assert rate == 44100 and est.shape == mix.shape
+    assert np.max(np.abs(est + rest - mix)) < 1e-4
+
+
+def test_separate_by_query_with_interpolation(capsys, tmp_path, tiny_checkpoint, mix_file):
+    ref = save_audio(tmp_path / "ref.wav", tone(1.5, 22050, 500.0), 22050)
+    out = tmp_path / "o.wav"
+    code, _, err = _run(capsys, "separate", mix_file, "-o", out, "--model", tiny_checkpoint,
+                        "--query", ref, "--class-b", "noise", "--interp", "0.5", "--iterate", "1", "--quiet")
+    assert code == 0, err
+    assert out.exists()
+
+
+def test_batch_folder(capsys, tmp_path, tiny_checkpoint):
+    folder = tmp_path / "in"
+    for i in range(3):
+        save_audio(folder / f"song{i}.wav", tone(0.7, 32000, 200.0 + 50 * i), 32000)
+    code, _, err = _run(capsys, "separate", folder, "-o", tmp_path / "outs", "--model", tiny_checkpoint,
+                        "--class", "tones", "--quiet")
+    assert code == 0, err
+    assert sorted(p.name for p in (tmp_path / "outs").iterdir()) == ["song0.wav", "song1.wav", "song2.wav"]
+
+
+@pytest.mark.parametrize("case,expected", [
+    ("missing", "no such file"),
+    ("empty", "empty"),
+    ("unknown_class", "unknown class"),
+    ("short_query", "too short"),
+    ("no_query", "--query REF or --class NAME"),
+    ("bad_interp", "needs a second query"),
+])
+def test_bad_input_gets_a_clear_message(capsys, tmp_path, tiny_checkpoint, mix_file, case, expected):
+    args = ["separate", mix_file, "-o", tmp_path / "o.wav", "--model", tiny_checkpoint, "--quiet"]
+    if case == "missing":
+        args[1] = tmp_path / "absent.wav"
+        args += ["--class", "tones"]
+    elif case == "empty":
+        (tmp_path / "empty.wav").write_bytes(b"")
+        args[1] = tmp_path / "empty.wav"
+        args += ["--class", "tones"]
+    elif case == "unknown_class":
+        args += ["--class", "kazoo"]
+    elif case == "short_query":
+        args += ["--query", save_audio(tmp_path / "q.wav", tone(0.01, 22050), 22050)]
+    elif case == "bad_interp":
+        args += ["--class", "tones", "--interp", "0.3"]
+    code, _, err = _run(capsys, *args)
+    assert code == 2
+    assert expected in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "o.wav").exists()
+
+
+def test_silent_and_nan_inputs_have_defined_results(capsys, tmp_path, tiny_checkpoint):
+    silent = save_audio(tmp_path / "silent.wav", np.zeros((2, 22050), np.float32), 44100)
+    code, _, err = _run(capsys, "separate", silent, "-o", tmp_path / "s.wav", "--model", tiny_checkpoint,
+                        "--class", "tones", "--quiet")
+    assert code == 0, err
+    assert not load_audio(tmp_path / "s.wav")[0].any()
+    nan = np.full((1, 22050), 0.1, np.float32)
+    nan[0, ::7] = np.nan
+    path = tmp_path / "nan.wav"
+    import soundfile as sf
+    sf.write(path, nan.T, 22050, subtype="FLOAT")
+    code, out, err = _run(capsys, "separate", path, "-o", tmp_path / "n.wav", "--model", tiny_checkpoint,
+                          "--class", "tones", "--quiet")
+    assert code == 0, err
+    assert "NaN" in out
+    assert np.isfinite(load_audio(tmp_path / "n.wav")[0]).all()
+
+
+def test_no_default_model_yet_is_explained(capsys, tmp_path, mix_file, monkeypatch):
+    import engine.cli as cli
+    monkeypatch.setattr(cli, "DEFAULT_MODEL", tmp_path / "nothing")
+    code, _, err = _run(capsys, "separate", mix_file, "-o", tmp_path / "o.wav", "--class", "piano")
+    assert code == 2 and "--model" in err
+
+
+def test_classes_lists_latents(capsys, tiny_checkpoint):
+    code, out, _ = _run(capsys, "classes", "--model", tiny_checkpoint)
+    assert code == 0 and "noise" in out and "Sine Tones" in out
+
+
+def test_eval_table(capsys, tmp_path):
+    rng = np.random.default_rng(0)
+    for name in ("a", "b"):
+        s = rng.standard_normal((1, 44100)).astype(np.float32) * 0.1
+        n = rng.standard_normal((1, 44100)).astype(np.float32) * 0.1
+        save_audio(tmp_path / "ref" / f"{name}.wav", s, 22050, "FLOAT")
+        save_audio(tmp_path / "est" / f"{name}.wav", s + 0.1 * n, 22050, "FLOAT")
+        save_audio(tmp_path / "mix" / f"{name}.wav", s + n, 22050, "FLOAT")
+    code, out, err = _run(capsys, "eval", tmp_path / "est", tmp_path / "ref", "--mixtures", tmp_path / "mix",
+                          "--csv", tmp_path / "t.csv")
+    assert code == 0, err
+    lines = out.strip().splitlines()
+    assert lines[0].split()[:4] == ["file", "sdr", "sdr_energy", "si_sdr"]
+    mean = dict(zip(lines[0].split()[1:], map(float, lines[-2].split()[1:])))
+    assert 19 < mean["si_sdr"] < 21 and 19 < mean["si_sdri"] < 21
+    assert (tmp_path / "t.csv").read_text().startswith("name,sdr")
+
+
+def test_eval_without_common_names(capsys, tmp_path):
+    save_audio(tmp_path / "ref" / "a.wav", tone(0.5), 22050)
+    save_audio(tmp_path / "est" / "b.wav", tone(0.5), 22050)
+    code, _, err = _run(capsys, "eval", tmp_path / "est", tmp_path / "ref")
+    assert code == 2 and "no file names in common" in err
