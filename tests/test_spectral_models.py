@@ -25,9 +25,9 @@ def test_stft_round_trip(length):
 
 
 @pytest.mark.parametrize("length", [300, 4000, 22050, 33333])
+@torch.no_grad()
 def test_forward_shapes_and_mask_range(tiny_model, length):
     x = torch.randn(3, length)
-    torch.set_grad_enabled(False)
     z = tiny_model.encode(x)
     assert z.shape == (3, tiny_model.config.latent_dim)
     mag = tiny_model.stft(x).abs()
@@ -35,7 +35,6 @@ def test_forward_shapes_and_mask_range(tiny_model, length):
     assert mask.shape == mag.shape
     assert float(mask.min()) >= 0.0 and float(mask.max()) <= 1.0
     assert tiny_model.separate(x, z).shape == x.shape
-    torch.set_grad_enabled(True)
 
 
 def test_default_separator_shapes():
