@@ -9,33 +9,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 import soundfile as sf
 
 from .audio import load_audio, resample
 from .errors import EventSepError
-from .stems import Stem, StemSource, fit_length, pick_excerpt
+from .stems import Stem, StemSource, fit_length
+from .taxonomy import coarse_from_musdb, coarse_from_slakh
 
 MUSDB_STEMS = ("vocals", "drums", "bass", "other")
 MUSDB_SPLITS = {"train": "train", "valid": "train", "test": "test"}
 SLAKH_SPLITS = {"train": "train", "valid": "validation", "test": "test"}
 
 
-def _normalise_class(name: str) -> str:
-    return "_".join(name.strip().lower().replace("(", " ").replace(")", " ").split())
-
-
 def musdb_class(stem_name: str) -> str:
-    """MUSDB stem name -> coarse class."""
-    return {"vocals": "voice", "drums": "drums", "bass": "bass", "other": "other"}[stem_name]
-
-
-def slakh_class(inst_class: str) -> str:
-    """Slakh ``inst_class`` -> coarse class ("Synth Pad" -> "synth_pad", "Strings (continued)" -> "strings")."""
-    name = _normalise_class(inst_class)
-    return "strings" if name.startswith("strings") else name
+    """MUSDB stem name -> coarse class; ``other`` (everything else, no single class) stays ``other``."""
+    return coarse_from_musdb(stem_name) or "other"
 
 
 @dataclass
@@ -123,8 +114,7 @@ def musdb_source(root: str | Path, split: str = "train", sample_rate: int = 2205
     return FileStemSource(entries, sample_rate)
 
 
-def slakh_source(root: str | Path, split: str = "train", sample_rate: int = 22050,
-                 classify: Callable[[str], str] = slakh_class) -> FileStemSource:
+def slakh_source(root: str | Path, split: str = "train", sample_rate: int = 22050) -> FileStemSource:
     """A Slakh2100-style folder (``metadata.yaml`` per track, stems in ``stems/``)."""
     import yaml
 
@@ -140,7 +130,11 @@ def slakh_source(root: str | Path, split: str = "train", sample_rate: int = 2205
             files = [p for p in audio_dir.glob(f"{stem_id}.*") if p.suffix.lower() in (".wav", ".flac")]
             if not files:
                 continue
-            coarse = "drums" if stem.get("is_drum") else classify(str(stem.get("inst_class", "other")))
+            try:
+                coarse = coarse_from_slakh(stem.get("inst_class"), stem.get("program_num"),
+                                           bool(stem.get("is_drum")))
+            except KeyError as e:
+                raise EventSepError(f"{meta_path}: stem {stem_id}: {e.args[0]}") from None
             fine = str(stem.get("midi_program_name") or coarse)
             entries.append(FileStem(files[0], coarse, fine, track.name))
     if not entries:

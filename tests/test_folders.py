@@ -3,7 +3,7 @@ import pytest
 
 from engine.audio import save_audio
 from engine.errors import EventSepError
-from engine.folders import musdb_source, slakh_class, slakh_source
+from engine.folders import musdb_source, slakh_source
 from engine.sources import open_stem_source
 
 from .conftest import tone
@@ -76,16 +76,16 @@ def test_slakh_layout(tmp_path):
     assert stem.fine == "Acoustic Grand Piano" and stem.audio.shape == (11025,)
 
 
-def test_slakh_class_names():
-    assert slakh_class("Synth Pad") == "synth_pad"
-    assert slakh_class("Strings (continued)") == "strings"
-    assert slakh_class("Chromatic Percussion") == "chromatic_percussion"
-
-
 def test_missing_or_empty_folders_are_explained(tmp_path):
     with pytest.raises(EventSepError, match="no such folder"):
         musdb_source(tmp_path / "absent")
     with pytest.raises(EventSepError, match="no Slakh2100-style tracks"):
         slakh_source(tmp_path)
+    _make_slakh(tmp_path / "odd")
+    meta = tmp_path / "odd" / "train" / "Track00001" / "metadata.yaml"
+    meta.write_text(meta.read_text().replace("inst_class: Piano", "inst_class: Theremin")
+                    .replace("program_num: 0\n  S01", "program_num: null\n  S01"))
+    with pytest.raises(EventSepError, match="unknown Slakh inst_class"):
+        slakh_source(tmp_path / "odd")
     with pytest.raises(EventSepError, match="unknown stem source"):
         open_stem_source("youtube:abc")
