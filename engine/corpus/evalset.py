@@ -64,6 +64,14 @@ def _other_classes(piece: Piece, part: int, exclude: set[str], rng: np.random.Ge
     return options[int(rng.integers(len(options)))]
 
 
+def _sounds_in_window(piece, part: int, plan, seconds: float) -> bool:
+    """Whether any note of ``piece.parts[part]``, as ``plan`` times it, sounds in the plan's window."""
+    notes = piece.parts[part].notes
+    on = notes[:, 0] * plan.time_scale
+    off = on + notes[:, 1] * plan.time_scale
+    return bool(np.any((off > plan.start_s) & (on < plan.start_s + seconds)))
+
+
 def plan_item(index: int, target: str, pieces: Sequence[Piece], rng: np.random.Generator,
               num_samples: int, sample_rate: int) -> dict:
     """Choose the piece, parts, classes, programs and window of one evaluation item."""
@@ -79,10 +87,8 @@ def plan_item(index: int, target: str, pieces: Sequence[Piece], rng: np.random.G
         tpart = int(cands[int(rng.integers(len(cands)))])
         tplan = draw_plan(piece, tpart, target, num_samples, rng, sample_rate, reverb_prob=0.0)
         # the window must hold notes of the target
-        on = piece.parts[tpart].notes[:, 0] * tplan.time_scale
-        off = on + piece.parts[tpart].notes[:, 1] * tplan.time_scale
         dur = num_samples / sample_rate
-        if not np.any((off > tplan.start_s) & (on < tplan.start_s + dur)):
+        if not _sounds_in_window(piece, tpart, tplan, dur):
             continue
         others_idx = [i for i in range(len(piece.parts)) if i != tpart]
         rng.shuffle(others_idx)
@@ -96,9 +102,7 @@ def plan_item(index: int, target: str, pieces: Sequence[Piece], rng: np.random.G
                 continue
             p = draw_plan(piece, i, c, num_samples, rng, sample_rate, reverb_prob=0.0)
             p = dataclasses.replace(p, start_s=tplan.start_s, time_scale=tplan.time_scale)
-            on = piece.parts[i].notes[:, 0] * p.time_scale
-            off = on + piece.parts[i].notes[:, 1] * p.time_scale
-            if not np.any((off > p.start_s) & (on < p.start_s + dur)):
+            if not _sounds_in_window(piece, i, p, dur):
                 continue
             used.add(c)
             other_plans.append(p)
@@ -113,9 +117,7 @@ def plan_item(index: int, target: str, pieces: Sequence[Piece], rng: np.random.G
             rc = part_candidates(rpiece, target)
             rpart = int(rc[int(rng.integers(len(rc)))])
             rplan = draw_plan(rpiece, rpart, target, num_samples, rng, sample_rate, reverb_prob=0.0)
-            on = rpiece.parts[rpart].notes[:, 0] * rplan.time_scale
-            off = on + rpiece.parts[rpart].notes[:, 1] * rplan.time_scale
-            if np.any((off > rplan.start_s) & (on < rplan.start_s + dur)):
+            if _sounds_in_window(rpiece, rpart, rplan, dur):
                 break
         return {"piece": piece, "target": tplan, "others": other_plans, "ref_piece": rpiece, "reference": rplan}
     raise CorpusError(f"could not plan an evaluation item of class {target!r}")
