@@ -290,16 +290,13 @@ def cmd_eval(args) -> int:
     if not names:
         raise EventSepError(f"no file names in common between {est_dir} and {ref_dir}")
     missing = sorted(set(refs) - set(ests))
+    mixes = ({p.stem: p for p in Path(args.mixtures).iterdir() if is_audio_file(p)} if args.mixtures else {})
     rows = []
     for name in names:
         ref, rate = load_audio(refs[name])
         est, _ = load_audio(ests[name], rate)
         est = match_length(est, ref.shape[-1])
-        mix = None
-        if args.mixtures:
-            mixes = {p.stem: p for p in Path(args.mixtures).iterdir() if is_audio_file(p)}
-            if name in mixes:
-                mix = match_length(load_audio(mixes[name], rate)[0], ref.shape[-1])
+        mix = match_length(load_audio(mixes[name], rate)[0], ref.shape[-1]) if name in mixes else None
         if est.shape[0] != ref.shape[0]:
             est = np.broadcast_to(est.mean(0, keepdims=True), ref.shape)
         rows.append({"name": name, **score(ref, est, mix, rate)})

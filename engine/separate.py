@@ -13,7 +13,7 @@ from tqdm import tqdm
 
 from .audio import load_audio, match_length, resample, save_audio
 from .checkpoint import load_latents
-from .errors import AudioFileError, EventSepError
+from .errors import EventSepError
 from .models import QuerySeparator, slerp
 
 SILENCE_RMS = 1e-4
@@ -224,11 +224,6 @@ def separate_file(model: QuerySeparator, path: str | Path, out: str | Path, z: t
         save_audio(residual_out, result.residual, rate,
                    "FLOAT" if Path(residual_out).suffix.lower() == ".wav" else None)
     return result
-
-
-def check_input(path: str | Path) -> None:
-    if not Path(path).exists():
-        raise AudioFileError(f"{path}: no such file or folder")
 
 
 __all__ = ["apply_model", "encode_clip", "refine", "Query", "separate_array", "separate_file",

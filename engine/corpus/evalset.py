@@ -64,6 +64,14 @@ def _other_classes(piece: Piece, part: int, exclude: set[str], rng: np.random.Ge
     return options[int(rng.integers(len(options)))]
 
 
+def _draw_part(pool, target: str, num_samples: int, rng: np.random.Generator, sample_rate: int):
+    """A random piece of ``pool``, one of its parts that can play ``target``, and a dry plan for it."""
+    piece = pool[int(rng.integers(len(pool)))]
+    cands = part_candidates(piece, target)
+    part = int(cands[int(rng.integers(len(cands)))])
+    return piece, part, draw_plan(piece, part, target, num_samples, rng, sample_rate, reverb_prob=0.0)
+
+
 def _sounds_in_window(piece, part: int, plan, seconds: float) -> bool:
     """Whether any note of ``piece.parts[part]``, as ``plan`` times it, sounds in the plan's window."""
     notes = piece.parts[part].notes
@@ -82,10 +90,7 @@ def plan_item(index: int, target: str, pieces: Sequence[Piece], rng: np.random.G
     if not pool:
         raise CorpusError(f"no test piece can give class {target!r}")
     for _ in range(20):
-        piece = pool[int(rng.integers(len(pool)))]
-        cands = part_candidates(piece, target)
-        tpart = int(cands[int(rng.integers(len(cands)))])
-        tplan = draw_plan(piece, tpart, target, num_samples, rng, sample_rate, reverb_prob=0.0)
+        piece, tpart, tplan = _draw_part(pool, target, num_samples, rng, sample_rate)
         # the window must hold notes of the target
         dur = num_samples / sample_rate
         if not _sounds_in_window(piece, tpart, tplan, dur):
@@ -113,10 +118,7 @@ def plan_item(index: int, target: str, pieces: Sequence[Piece], rng: np.random.G
         if not ref_pool:
             raise CorpusError(f"class {target!r}: no second test piece for a reference clip")
         for _ in range(20):
-            rpiece = ref_pool[int(rng.integers(len(ref_pool)))]
-            rc = part_candidates(rpiece, target)
-            rpart = int(rc[int(rng.integers(len(rc)))])
-            rplan = draw_plan(rpiece, rpart, target, num_samples, rng, sample_rate, reverb_prob=0.0)
+            rpiece, rpart, rplan = _draw_part(ref_pool, target, num_samples, rng, sample_rate)
             if _sounds_in_window(rpiece, rpart, rplan, dur):
                 break
         return {"piece": piece, "target": tplan, "others": other_plans, "ref_piece": rpiece, "reference": rplan}
