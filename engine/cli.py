@@ -16,8 +16,8 @@ def _model_dir(arg: str | None) -> Path:
     path = Path(arg) if arg else DEFAULT_MODEL
     if not (path / "config.json").exists():
         if arg is None:
-            raise EventSepError("no default model is shipped yet; pass --model CHECKPOINT_DIR "
-                                "(a folder written by 'eventsep train')")
+            raise EventSepError(f"the default model is missing from this installation ({path}); "
+                                f"pass --model CHECKPOINT_DIR (a folder written by 'eventsep train')")
         raise EventSepError(f"{path}: not an EventSep checkpoint folder (no config.json)")
     return path
 
@@ -56,11 +56,22 @@ def add_train(sub) -> None:
     p.add_argument("--batch-size", type=int, default=5, help="mixtures per step (default: 5, as the thesis)")
     p.add_argument("--lr", type=float, default=2e-4, help="Adam learning rate (default: 2e-4)")
     p.add_argument("--lr-decay-start", type=int, default=200_000,
-                   help="step after which lr drops by 5e-6 every 10k steps (default: 200000)")
+                   help="step from which lr drops by --lr-decay-amount every --lr-decay-every steps "
+                        "(default: 200000, as the thesis)")
+    p.add_argument("--lr-decay-every", type=int, default=10_000,
+                   help="steps between learning-rate drops after --lr-decay-start (default: 10000)")
+    p.add_argument("--lr-decay-amount", type=float, default=5e-6,
+                   help="learning-rate drop at each of those steps (default: 5e-6)")
+    p.add_argument("--lr-min", type=float, default=1e-6, help="the learning rate never drops below this (1e-6)")
     p.add_argument("--lambda-recon", type=float, default=10.0, help="weight of the L1 reconstruction (10)")
     p.add_argument("--lambda-kl", type=float, default=0.01, help="weight of the KL term (0.01)")
     p.add_argument("--lambda-latent", type=float, default=0.5, help="weight of the latent regression (0.5)")
     p.add_argument("--max-classes", type=int, default=4, help="at most this many classes per mixture (4)")
+    p.add_argument("--single-target", action="store_true",
+                   help="one always-sounding target class per mixture, 1-3 others as the rest (default: the "
+                        "thesis' random target groups)")
+    p.add_argument("--p-active", type=float, default=0.5,
+                   help="probability that a drawn source sounds in its mixture (thesis: 0.5)")
     p.add_argument("--segment-seconds", type=float, default=None, help="segment length (default: 3.0; tiny: 1.0)")
     p.add_argument("--separator-widths", type=_csv_ints, default=None,
                    help="U-Net encoder widths, comma-separated (default: 16,32,64,128,256,512)")
@@ -100,8 +111,12 @@ def cmd_train(args) -> int:
     for name, value in (("steps", args.steps), ("batch-size", args.batch_size), ("max-classes", args.max_classes)):
         if value < 1:
             raise EventSepError(f"--{name} must be at least 1")
-    cfg = TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr,
-                      lr_decay_start=args.lr_decay_start, lambda_recon=args.lambda_recon,
+    if not 0.0 < args.p_active <= 1.0:
+        raise EventSepError("--p-active must be in (0, 1]")
+    cfg = TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, p_active=args.p_active,
+                      single_target=args.single_target,
+                      lr_decay_start=args.lr_decay_start, lr_decay_every=args.lr_decay_every,
+                      lr_decay_amount=args.lr_decay_amount, lr_min=args.lr_min, lambda_recon=args.lambda_recon,
                       lambda_kl=args.lambda_kl, lambda_latent=args.lambda_latent, max_classes=args.max_classes,
                       seed=args.seed, num_workers=args.workers, validate_every=args.validate_every,
                       valid_batches=args.valid_batches, checkpoint_every=args.checkpoint_every)
@@ -126,7 +141,10 @@ def add_latents(sub) -> None:
     p.add_argument("checkpoint", help="checkpoint folder (config.json + model.safetensors)")
     p.add_argument("--source", default="corpus", help=SOURCE_HELP + " (default: corpus)")
     p.add_argument("--split", default="train", help="split of the source (default: train)")
-    p.add_argument("--max-per-class", type=int, default=None, help="cap on segments per coarse class")
+    p.add_argument("--per-class", type=int, default=256,
+                   help="random excerpts per coarse class, drawn as training draws them (default: 256); "
+                        "0 walks every segment of the split in order (slow on the full corpus)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random excerpts (default: 0)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_latents)
 
@@ -139,7 +157,9 @@ def cmd_latents(args) -> int:
     ckpt = _model_dir(args.checkpoint)
     model, _ = load_model(ckpt)
     source = open_stem_source(args.source, args.split, model.config.sample_rate)
-    counts = compute_and_save(model, source, ckpt, args.max_per_class, progress=not args.quiet)
+    if args.per_class < 0:
+        raise EventSepError("--per-class must be 0 (every segment) or more")
+    counts = compute_and_save(model, source, ckpt, args.per_class or None, args.seed, progress=not args.quiet)
     for level in ("coarse", "fine"):
         print(f"{level}: " + ", ".join(f"{k} ({v})" for k, v in sorted(counts[level].items())))
     return 0
@@ -331,6 +351,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_latents(sub)
     add_classes(sub)
     add_eval(sub)
+    from .demo import add_parser as add_demo
+    add_demo(sub)
+    from export.cli import add_parser as add_export
+    add_export(sub)
     try:
         from .corpus.cli import add_parser as add_corpus
     except ImportError:

@@ -82,6 +82,8 @@ class TrainConfig:
     # Mixtures (thesis §3.2.1)
     max_classes: int = 4
     p_active: float = 0.5
+    # One always-sounding target class per mixture (see engine.mixing); False = the thesis' groups.
+    single_target: bool = False
     gain_low: float = 0.25
     gain_high: float = 1.25
     # Housekeeping

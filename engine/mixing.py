@@ -4,6 +4,10 @@ For each example: draw at most ``max_classes`` distinct classes, put each at ran
 group T or the rest R, gate each source with alpha ~ Bernoulli(p_active), scale it by
 beta ~ U[gain_low, gain_high]; target = sum over T, mixture = target + sum over R. Sources come from
 different pieces (random mixing).
+
+``single_target`` (our option, not the thesis'): 2..max_classes classes, the first one alone is the
+target and always sounds, the others form R. It matches how EventSep is queried (one class at a time)
+and spends no steps on silent targets; it is what the default model is trained with.
 """
 from __future__ import annotations
 
@@ -30,14 +34,16 @@ class MixtureExample:
 def make_mixture(source: StemSource, num_samples: int, rng: np.random.Generator, cfg: TrainConfig
                  ) -> MixtureExample:
     classes = list(source.classes)
-    n = int(rng.integers(1, min(cfg.max_classes, len(classes)) + 1))
+    lowest = 2 if cfg.single_target else 1
+    n = int(rng.integers(lowest, max(lowest, min(cfg.max_classes, len(classes))) + 1))
     chosen = [classes[i] for i in rng.choice(len(classes), size=n, replace=False)]
     target = np.zeros(num_samples, dtype=np.float32)
     rest = np.zeros(num_samples, dtype=np.float32)
     t_classes, r_classes = [], []
-    for coarse in chosen:
-        in_target = bool(rng.random() < 0.5)
-        alpha = float(rng.random() < cfg.p_active)
+    for k, coarse in enumerate(chosen):
+        # single_target: the first class is the target and always sounds, the others are the rest
+        in_target = (k == 0) if cfg.single_target else bool(rng.random() < 0.5)
+        alpha = 1.0 if cfg.single_target and k == 0 else float(rng.random() < cfg.p_active)
         beta = float(rng.uniform(cfg.gain_low, cfg.gain_high))
         stem = source.draw(coarse, num_samples, rng)
         contribution = alpha * beta * stem.audio

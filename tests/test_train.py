@@ -101,3 +101,14 @@ def test_a_tiny_model_really_learns_to_separate(tmp_path):
 
 
 LEARNING_STEPS = 300
+
+
+def test_single_target_mixtures_have_one_sounding_target():
+    src = SyntheticStemSource()
+    cfg = TrainConfig(single_target=True, max_classes=4)
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        ex = make_mixture(src, 2205, rng, cfg)
+        assert len(ex.target_classes) == 1 and len(ex.rest_classes) == 1  # the synthetic source has 2 classes
+        assert np.any(ex.target)
+        np.testing.assert_allclose(ex.mixture - ex.target, ex.mixture - ex.target)

@@ -1,0 +1,115 @@
+"""The STFT at the host rate, laid out on the model's time-frequency grid.
+
+The model was trained on a 22.05 kHz STFT (1024-sample Hann window, hop 256). At host rate ``sr`` the
+runtime uses a Hann window of the same *duration* (``L = round(1024 sr / 22050)`` samples) and hop
+(``H = round(256 sr / 22050)``), zero-padded to a fast FFT size ``N``. The magnitudes the separator sees
+are read off that window's spectrum at the model's 513 bin frequencies (0..11025 Hz), and the separator's
+mask is interpolated back onto the host's bins. So the model sees what it was trained on without any
+time-domain resampling, and the output keeps the full band of the host rate:
+
+- at 22.05 kHz this *is* the model's STFT (exact bins, no interpolation);
+- at 44.1 kHz (and 88.2, 176.4) the model's bins coincide with host bins (again exact);
+- at other rates (48 kHz...) the model's bins fall between host bins: the model's magnitudes are then
+  interpolated from a 4x zero-padded FFT of the (mono) frame, which keeps them within about 1 % of the
+  22.05 kHz STFT's on music (linear interpolation from the 1x spectrum was 10 % off at peaks);
+- above the model's Nyquist (11025 Hz) the mask is extended: each frame's mask there is the
+  magnitude-weighted mean of the mask over the model's top octave (5.5-11 kHz), faded in over the last 5 %
+  below 11025 Hz. The wanted source's air and cymbals then follow what the model decided for its upper
+  band: a bass or a pad (mask ~0 up there) brings no hiss along, hi-hats and bright strings keep theirs.
+
+Synthesis is weighted overlap-add with the same window, normalised by the window's squared sum over one
+hop, so a mask of ones gives the input back exactly (to float rounding), for any ``L`` and ``H``.
+Shapes: host spectra ``(channels, nb_bins)``; model magnitudes and masks ``(B, 513[, frames])``.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .bundle import BundleInfo
+from .dsp import hann, next_fast_len
+
+EXTENSION_FADE = 0.05     # fraction of the model's band below its Nyquist where the extension fades in
+
+
+class HostGrid:
+    """STFT geometry at one host rate and the maps between host bins and model bins."""
+
+    def __init__(self, sample_rate: int, info: BundleInfo):
+        self.sample_rate = int(sample_rate)
+        self.model_rate = info.sample_rate
+        ratio = sample_rate / info.sample_rate
+        self.window_length = L = max(4, int(round(info.n_fft * ratio)))
+        self.hop = H = max(1, int(round(info.hop_length * ratio)))
+        self.fft_size = N = next_fast_len(L)
+        self.nb_bins = N // 2 + 1
+        self.model_bins = info.nb_bins
+        self.window = hann(L)
+        # sum of a periodic Hann window is exactly half its length: match the model's magnitude scale
+        self.magnitude_scale = info.n_fft / L
+
+        # weighted overlap-add normalisation of one finished hop: sum over frames of window^2
+        w2 = self.window ** 2
+        norm = np.zeros(H)
+        for k in range(math.ceil(L / H)):
+            seg = w2[k * H:(k + 1) * H]
+            norm[:len(seg)] += seg
+        self.inv_norm = 1.0 / np.maximum(norm, 1e-12)
+
+        # model bin k (k * model_rate / n_fft Hz) read from an FFT of size M by linear interpolation;
+        # M = N when the model's bins land on host bins, else a 4x zero-padded FFT of the frame
+        exact = (info.sample_rate * N) % (info.n_fft * sample_rate) == 0
+        self.model_fft_size = M = N if exact else next_fast_len(4 * L)
+        k = np.arange(self.model_bins)
+        pos = k * (info.sample_rate * M) / (info.n_fft * sample_rate)
+        self._m_valid = pos <= M // 2 - 1
+        i0 = np.floor(pos).astype(np.int64)
+        self._m_i0 = np.where(self._m_valid, i0, 0)
+        self._m_frac = np.where(self._m_valid, pos - i0, 0.0)
+
+        # host bin b read from the model's mask; above the model's Nyquist, the extension takes over
+        b = np.arange(self.nb_bins)
+        q = b * (sample_rate * info.n_fft) / (N * info.sample_rate)         # position in model bins
+        q = np.minimum(q, self.model_bins - 1)
+        j0 = np.minimum(np.floor(q).astype(np.int64), self.model_bins - 2)
+        self._h_j0, self._h_frac = j0, q - j0
+        nyquist = info.sample_rate / 2
+        self.extends = sample_rate / 2 > nyquist
+        f_host = b * sample_rate / N
+        self._ext_weight = (np.clip((f_host - (1 - EXTENSION_FADE) * nyquist) / (EXTENSION_FADE * nyquist), 0, 1)
+                            if self.extends else np.zeros(self.nb_bins))
+        f_model = k * info.sample_rate / info.n_fft
+        self._top_octave = np.flatnonzero(f_model >= nyquist / 2)
+
+    def analyse(self, frames: np.ndarray) -> np.ndarray:
+        """``(C, L)`` time frames -> ``(C, nb_bins)`` complex spectra."""
+        return np.fft.rfft(frames * self.window, self.fft_size, axis=-1)
+
+    def synthesise(self, spectra: np.ndarray) -> np.ndarray:
+        """``(C, nb_bins)`` complex spectra -> ``(C, L)`` windowed frames for overlap-add."""
+        return np.fft.irfft(spectra, self.fft_size, axis=-1)[:, :self.window_length] * self.window
+
+    def model_magnitude(self, frames: np.ndarray, spectra: np.ndarray) -> np.ndarray:
+        """``(B, L)`` time frames and their ``(B, nb_bins)`` spectra (from :meth:`analyse`) -> ``(B, 513)``
+        float32 magnitudes on the model's grid and scale."""
+        if self.model_fft_size != self.fft_size:
+            spectra = np.fft.rfft(frames * self.window, self.model_fft_size, axis=-1)
+        mag = np.abs(spectra) * self.magnitude_scale
+        out = mag[:, self._m_i0] * (1.0 - self._m_frac) + mag[:, self._m_i0 + 1] * self._m_frac
+        out[:, ~self._m_valid] = 0.0          # above the host's Nyquist (host rates below 22.05 kHz)
+        return out.astype(np.float32)
+
+    def host_mask(self, mask: np.ndarray, magnitude: np.ndarray) -> np.ndarray:
+        """``(B, 513, F)`` model mask and the magnitudes it masked -> ``(B, nb_bins, F)`` host mask."""
+        mask = mask.astype(np.float64)
+        out = mask[:, self._h_j0] * (1.0 - self._h_frac[:, None]) + mask[:, self._h_j0 + 1] * self._h_frac[:, None]
+        if self.extends:
+            top_m = mask[:, self._top_octave]
+            top_w = magnitude[:, self._top_octave].astype(np.float64)
+            total = top_w.sum(axis=1)
+            weighted = (top_m * top_w).sum(axis=1) / np.maximum(total, 1e-12)
+            ext = np.where(total > 1e-9, weighted, top_m.mean(axis=1))       # (B, F)
+            w = self._ext_weight[:, None]
+            out = out * (1.0 - w) + ext[:, None, :] * w
+        return out

@@ -1,0 +1,292 @@
+"""The block-streaming separator: any block length, any rate from 8 to 192 kHz, any channel count, a
+constant reported latency. numpy + onnxruntime only.
+
+Signal flow per host hop ``H`` (11.6 ms at every rate): the newest analysis window of each channel is
+transformed (:class:`~engine.streaming.grid.HostGrid`); its magnitude (of the channel mean, or of each
+channel) joins a rolling history of ``context_frames`` frames on the model's grid. Every ``hop_frames``
+hops the Separator runs once on that history with the cached, smoothed query latent; the masks of the
+``hop_frames`` frames just before the lookahead are mapped to the host's bins (extended above 11 kHz),
+applied to every channel's spectrum and overlap-added. The output FIFO is pre-filled so the stream is the
+processed input delayed by exactly ``latency_samples``, whatever the block sizes; the dry signal goes
+through a delay line of the same length, so wet/dry and residual blends are sample-aligned.
+"""
+from __future__ import annotations
+
+import math
+import threading
+from collections import deque
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import EventSepError
+from .bundle import MaskModel, OnnxModels
+from .controls import Controls, Ramp
+from .fifo import SampleFifo
+from .grid import HostGrid
+from .query import check_latent, latent_from_audio, latent_from_class
+from .settings import Latency, StreamSettings, latency_of
+from .validate import check_sample_rate, check_unit
+
+# Inputs are limited to this magnitude (after NaN/Inf -> 0) so nothing downstream can overflow float32.
+INPUT_LIMIT = 1e6
+MAX_CHANNELS = 64
+
+
+class StreamingSeparator:
+    """Separate the source a query describes from a live stream, block by block.
+
+    ``model``: a bundle folder (default: the shipped one), or any loaded :class:`MaskModel`.
+    ``process(block)`` takes ``(channels, n)`` float32/float64 (or ``(n,)`` when mono), any ``n`` >= 0,
+    and returns the same shape and dtype: the separated signal delayed by :attr:`latency_samples`.
+    Until a query is set the effect passes the (delayed) input through.
+
+    Thread safety: ``process`` runs on one audio thread. Every setter (references, ``interp``, ``mix``,
+    ``residual``, ``reset``) may be called from any other thread at any time: heavy work (encoding a
+    reference clip) runs on the caller's thread, and the result is swapped in atomically; ``process``
+    never waits on a lock.
+    """
+
+    def __init__(self, model: MaskModel | str | Path | None = None, sample_rate: int = 48000,
+                 channels: int = 2, settings: StreamSettings | None = None):
+        settings = settings or StreamSettings.default()
+        self.models: MaskModel = (model if hasattr(model, "separate") and hasattr(model, "info")
+                                  else OnnxModels(model, threads=settings.threads))
+        info = self.models.info
+        self.settings = settings.validate(info.time_multiple)
+        self.sample_rate = check_sample_rate(sample_rate)
+        if isinstance(channels, bool) or not isinstance(channels, (int, np.integer)) \
+                or not 1 <= channels <= MAX_CHANNELS:
+            raise EventSepError(f"channels must be a whole number from 1 to {MAX_CHANNELS}, got {channels!r}")
+        self.channels = int(channels)
+        self.grid = HostGrid(self.sample_rate, info)
+        self.latency: Latency = latency_of(self.settings, self.sample_rate, self.grid.window_length,
+                                           self.grid.hop)
+        ramp_samples = max(1.0, self.settings.smoothing_ms * self.sample_rate / 1000.0)
+        self._ramp_step = 1.0 / ramp_samples
+        run_seconds = self.settings.hop_frames * self.grid.hop / self.sample_rate
+        tau = self.settings.smoothing_ms / 1000.0
+        # one-pole smoothing of the latent, once per separator run
+        self._z_coeff = 1.0 - math.exp(-run_seconds / tau) if tau > 0 else 1.0
+        self._batch = 1 if self.settings.channel_mode == "mono" else self.channels
+        self._lock = threading.Lock()          # serialises control threads only
+        self._controls = Controls()
+        self._reset_requested = False
+        self._reset_state()
+        self._warm_up()
+
+    # ------------------------------------------------------------------------------------------ info
+
+    @property
+    def latency_samples(self) -> int:
+        """Constant delay of the output against the input, in samples of the host rate."""
+        return self.latency.samples
+
+    @property
+    def info(self):
+        return self.models.info
+
+    def class_names(self) -> dict[str, list[str]]:
+        """``{"coarse": [...], "fine": [...]}``: the names :meth:`set_reference_class` accepts."""
+        return {level: sorted(self.info.class_latents.get(level, {})) for level in ("coarse", "fine")}
+
+    # ------------------------------------------------------------------------------------------ controls
+
+    def _swap(self, **changes) -> None:
+        with self._lock:
+            self._controls = replace(self._controls, **changes)
+
+    @staticmethod
+    def _slot(slot: str) -> str:
+        s = str(slot).upper()
+        if s not in ("A", "B"):
+            raise EventSepError(f"reference slot must be 'A' or 'B', got {slot!r}")
+        return "z_a" if s == "A" else "z_b"
+
+    def set_reference_audio(self, slot: str, audio: np.ndarray, sample_rate: int) -> np.ndarray:
+        """Encode a reference clip (``(channels, n)`` or ``(n,)``, any rate) into slot A or B; returns
+        the latent. The Query-net runs on the calling thread."""
+        key = self._slot(slot)
+        z = latent_from_audio(self.models, audio, sample_rate)
+        self._swap(**{key: z})
+        return z.copy()
+
+    def set_reference_class(self, slot: str, name: str) -> np.ndarray:
+        """Set slot A or B to a class-mean latent (coarse class or fine label)."""
+        key = self._slot(slot)
+        z = latent_from_class(self.info, name)
+        self._swap(**{key: z})
+        return z.copy()
+
+    def set_reference_latent(self, slot: str, z) -> np.ndarray:
+        key = self._slot(slot)
+        z = check_latent(self.info, z).copy()        # our own copy: the caller may reuse its array
+        self._swap(**{key: z})
+        return z.copy()
+
+    def clear_reference(self, slot: str) -> None:
+        self._swap(**{self._slot(slot): None})
+
+    @property
+    def interp(self) -> float:
+        return self._controls.interp
+
+    @interp.setter
+    def interp(self, value: float) -> None:
+        self._swap(interp=check_unit("interp", value))
+
+    @property
+    def mix(self) -> float:
+        return self._controls.mix
+
+    @mix.setter
+    def mix(self, value: float) -> None:
+        self._swap(mix=check_unit("mix", value))
+
+    @property
+    def residual(self) -> float:
+        return self._controls.residual
+
+    @residual.setter
+    def residual(self, value: float) -> None:
+        self._swap(residual=check_unit("residual", value))
+
+    def reset(self) -> None:
+        """Forget the stream (not the controls); takes effect at the start of the next block."""
+        self._reset_requested = True
+
+    # ------------------------------------------------------------------------------------------ state
+
+    def _reset_state(self) -> None:
+        c, g, s = self.channels, self.grid, self.settings
+        self._in = SampleFifo(c)
+        self._dry = SampleFifo(c, self.latency_samples + 4096)
+        self._dry.push(np.zeros((c, self.latency_samples)))
+        # wet rows + one row for the query gate, pre-filled so output sample n is y[n - latency]
+        self._out = SampleFifo(c + 1, self.latency_samples + 4096)
+        self._out.push(np.zeros((c + 1, (s.hop_frames + s.lookahead_frames) * g.hop - 1)))
+        self._frame = np.zeros((c, g.window_length))
+        self._ola = np.zeros((c, g.window_length))
+        self._pending: deque[np.ndarray] = deque()
+        self._mags = np.zeros((self._batch, g.model_bins, s.context_frames), np.float32)
+        self._frames_seen = 0
+        self._start_controls(self._controls)
+        self._fresh = True
+        self._reset_requested = False
+
+    def _start_controls(self, controls: Controls) -> None:
+        """Smoothed values start at their targets: what is set before a stream starts applies at once."""
+        self._z_eff = None if controls.z_target is None else controls.z_target.copy()
+        self._gate = Ramp(1.0 if controls.z_target is not None else 0.0, self._ramp_step)
+        self._mix = Ramp(controls.mix, self._ramp_step)
+        self._residual = Ramp(controls.residual, self._ramp_step)
+
+    def _warm_up(self) -> None:
+        # first onnxruntime runs allocate and first FFTs of a size plan; do that now, not in the first block
+        z = np.zeros((self._batch, self.info.latent_dim), np.float32)
+        self.models.separate(self._mags, z)
+        spectra = self.grid.analyse(self._frame)
+        self.grid.synthesise(spectra)
+        self.grid.model_magnitude(self._frame[:1], spectra[:1])
+
+    # ------------------------------------------------------------------------------------------ audio
+
+    def _check_block(self, block) -> np.ndarray:
+        if not isinstance(block, np.ndarray):
+            raise EventSepError(f"a block must be a numpy array, got {type(block).__name__}")
+        if block.dtype not in (np.float32, np.float64):
+            raise EventSepError(f"a block must be float32 (or float64) samples, got {block.dtype}")
+        if block.ndim == 2 and block.shape[0] == self.channels:
+            return block
+        if block.ndim == 1 and self.channels == 1:
+            return block[None]
+        want = f"({self.channels}, nb_samples)" + (" or (nb_samples,)" if self.channels == 1 else "")
+        hint = " (channels come first: transpose it)" if block.ndim == 2 and block.shape[-1] == self.channels else ""
+        raise EventSepError(f"expected a block of shape {want}, got {block.shape}{hint}")
+
+    def process(self, block: np.ndarray) -> np.ndarray:
+        """Process one block of any length (0 included); returns the same shape and dtype: the separated
+        signal, delayed by :attr:`latency_samples`."""
+        x = self._check_block(block)
+        n = x.shape[1]
+        if self._reset_requested:
+            self._reset_state()
+        if n == 0:
+            return block.copy()
+        x = x.astype(np.float64)
+        if not np.isfinite(x).all():
+            x = np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
+        np.clip(x, -INPUT_LIMIT, INPUT_LIMIT, out=x)
+        controls = self._controls                     # one atomic read per block
+        if self._fresh:
+            self._start_controls(controls)
+            self._fresh = False
+        self._in.push(x)
+        self._dry.push(x)
+        hop = self.grid.hop
+        while len(self._in) >= hop:
+            self._advance(self._in.pop(hop), controls)
+        wet = self._out.pop(n)
+        dry = self._dry.pop(n)
+        gate, target = wet[-1], wet[:-1]
+        residual = self._residual.render(controls.residual, n)
+        chosen = target + residual * (dry - 2.0 * target)   # (1 - r) * target + r * (dry - target)
+        out = dry + (gate * self._mix.render(controls.mix, n)) * (chosen - dry)
+        if not np.isfinite(out).all():                     # belt and braces: nothing non-finite leaves
+            out = np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0)
+        out = out.astype(block.dtype)
+        return out[0] if block.ndim == 1 else out
+
+    def _advance(self, hop_samples: np.ndarray, controls: Controls) -> None:
+        """One host hop of input: analyse the newest window, run the separator when a group is due."""
+        frame = self._frame
+        h = hop_samples.shape[1]
+        frame[:, :-h] = frame[:, h:]
+        frame[:, -h:] = hop_samples
+        spectra = self.grid.analyse(frame)                         # (C, nb_bins)
+        self._pending.append(spectra)
+        if self._batch == 1:   # the model hears the channel mean
+            model_frames, model_spectra = frame.mean(axis=0, keepdims=True), spectra.mean(axis=0, keepdims=True)
+        else:
+            model_frames, model_spectra = frame, spectra
+        self._mags[:, :, :-1] = self._mags[:, :, 1:]
+        self._mags[:, :, -1] = self.grid.model_magnitude(model_frames, model_spectra)
+        self._frames_seen += 1
+        s = self.settings
+        due = self._frames_seen - s.lookahead_frames
+        if due >= s.hop_frames and due % s.hop_frames == 0:
+            self._run(controls)
+
+    def _run(self, controls: Controls) -> None:
+        """One separator run: masks for the ``hop_frames`` oldest pending frames, then overlap-add."""
+        s, g = self.settings, self.grid
+        z_target = controls.z_target
+        if z_target is not None:
+            if self._z_eff is None:
+                self._z_eff = z_target.copy()
+            else:
+                self._z_eff = self._z_eff + self._z_coeff * (z_target - self._z_eff)
+                if np.max(np.abs(z_target - self._z_eff)) < 1e-6:
+                    self._z_eff = z_target.copy()
+        gate_target = 1.0 if z_target is not None else 0.0
+        host_mask = None
+        if self._z_eff is not None and (gate_target > 0 or self._gate.value > 0):
+            lo = s.context_frames - s.lookahead_frames - s.hop_frames
+            hi = lo + s.hop_frames
+            z = np.repeat(self._z_eff[None].astype(np.float32), self._batch, axis=0)
+            mask = np.asarray(self.models.separate(self._mags, z))[:, :, lo:hi]
+            mask = np.clip(np.nan_to_num(mask, nan=0.0, posinf=1.0, neginf=0.0), 0.0, 1.0)
+            host_mask = g.host_mask(mask, self._mags[:, :, lo:hi])   # (B, nb_bins, hop_frames)
+        out_rows = np.empty((self.channels + 1, g.hop))
+        for j in range(s.hop_frames):
+            spectra = self._pending.popleft()
+            if host_mask is not None:
+                spectra = spectra * host_mask[:, :, j]
+            self._ola += g.synthesise(spectra)
+            out_rows[:-1] = self._ola[:, :g.hop] * g.inv_norm
+            gate = self._gate.render(gate_target, g.hop)
+            out_rows[-1] = gate
+            self._out.push(out_rows)
+            self._ola[:, :-g.hop] = self._ola[:, g.hop:]
+            self._ola[:, -g.hop:] = 0.0
