@@ -33,7 +33,7 @@ from engine.taxonomy import CORE_CLASSES
 ROOT = Path(__file__).resolve().parents[1]
 SETS = {"fluidr3": "FluidR3 GM (training timbres)", "musescore": "MuseScore General (unseen timbres)",
         "timgm": "TimGM6mb (unseen timbres)"}
-TABLE_METHODS = ("gq", "rq", "class_mean", "class_mean_refined", "irm", "mixture")
+TABLE_METHODS = ("gq", "rq", "class_mean_plain", "class_mean", "class_mean_refined", "irm", "mixture")
 
 
 def fmt(x: float | None) -> str:
@@ -148,16 +148,36 @@ def slerp_figure(model, evalset, latents, out: Path, steps: int = 7) -> dict:
     return {"item": item.id, "a": a, "b": b}
 
 
-def training_figure(run: Path, out_png: Path, out_csv: Path) -> dict:
+def training_log(runs: list[Path]) -> list[dict[str, str]]:
+    """The logs of consecutive training stages as one curve: each stage (a run started with
+    ``--init-from`` the previous one) counts its steps and seconds from zero, so they are offset by the
+    previous stage's last row; ``stage`` says which run a row comes from."""
+    rows: list[dict[str, str]] = []
+    step0 = sec0 = 0.0
+    for k, run in enumerate(runs):
+        stage = list(csv.DictReader((run / "log.csv").open()))
+        for r in stage:
+            rows.append({**r, "step": str(int(step0 + float(r["step"]))),
+                         "seconds": f"{sec0 + float(r['seconds']):.2f}", "stage": str(k + 1)})
+        if stage:
+            step0, sec0 = float(rows[-1]["step"]), float(rows[-1]["seconds"])
+    return rows
+
+
+def training_figure(runs: list[Path], out_png: Path, out_csv: Path) -> dict:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = list(csv.DictReader((run / "log.csv").open()))
-    out_csv.write_text((run / "log.csv").read_text())
+    rows = training_log(runs)
+    with out_csv.open("w", newline="") as f:
+        writer = csv.DictWriter(f, list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
     step = np.array([float(r["step"]) for r in rows])
     loss = np.array([float(r["loss"]) for r in rows])
     val = [(float(r["step"]), float(r["valid_si_sdri"])) for r in rows if r.get("valid_si_sdri")]
+    starts = [float(r["step"]) for prev, r in zip(rows, rows[1:]) if prev["stage"] != r["stage"]]
     fig, ax = plt.subplots(1, 2, figsize=(11, 3.6))
     k = max(1, len(loss) // 100)
     smooth = np.convolve(loss, np.ones(k) / k, mode="valid")
@@ -170,10 +190,13 @@ def training_figure(run: Path, out_png: Path, out_csv: Path) -> dict:
         ax[1].plot(*zip(*val), marker="o")
     ax[1].set_title("validation SI-SDRi (dB, ground-truth query)")
     ax[1].set_xlabel("step")
+    for a in ax:
+        for x in starts:
+            a.axvline(x, color="grey", ls="--", lw=0.8)
     fig.tight_layout()
     fig.savefig(out_png, dpi=100)
     plt.close(fig)
-    return {"steps": int(step[-1]), "seconds": float(rows[-1]["seconds"]),
+    return {"steps": int(step[-1]), "seconds": float(rows[-1]["seconds"]), "stage_starts": starts,
             "last_valid_si_sdri": val[-1][1] if val else None}
 
 
@@ -182,7 +205,9 @@ def main() -> int:
     ap.add_argument("--model", default=str(ROOT / "engine/assets/default_model"), help="checkpoint folder")
     ap.add_argument("--evalsets", default=str(ROOT / "cache/corpus/evalset"),
                     help="folder holding the fluidr3/musescore/timgm evaluation sets")
-    ap.add_argument("--run", help="training run folder (log.csv) for the training curve")
+    ap.add_argument("--run", action="append", default=[],
+                    help="training run folder (log.csv) for the training curve; repeat it for consecutive "
+                         "stages (a run started --init-from the previous one)")
     ap.add_argument("--out", default=str(ROOT / "docs"), help="where results.md/.json and figures go")
     ap.add_argument("--refine-iterations", type=int, default=1)
     ap.add_argument("--limit-per-class", type=int, help="only the first N items of each class (quick look)")
@@ -196,6 +221,7 @@ def main() -> int:
     model, meta = load_model(args.model)
     model.eval()
     latents = load_latents(args.model)
+    latents["coarse_plain"] = load_latents(args.model, plain=True)["coarse"]
     if not latents["coarse"]:
         print(f"{args.model}: no class latents (run `eventsep latents` first)", file=sys.stderr)
         return 2
@@ -219,7 +245,7 @@ def main() -> int:
         if "fluidr3" in sets:
             summary["slerp_figure"] = slerp_figure(model, sets["fluidr3"], latents, fig_dir / "slerp_sweep.png")
     if args.run:
-        summary["training"] = training_figure(Path(args.run), fig_dir / "training_curve.png",
+        summary["training"] = training_figure([Path(r) for r in args.run], fig_dir / "training_curve.png",
                                               out / "training_log.csv")
 
     checks = {}
@@ -255,7 +281,9 @@ def render_markdown(summary: dict, rows: dict, names: list[str], args) -> str:
              "1 s frames, median over frames), averaged over the items of each class; the last row averages "
              "the eight class means. The mixture column shows the mixture's own SI-SDR / SDR (its improvement "
              "is 0 by definition). GQ = latent of the target itself; RQ = latent of a clip of the same class "
-             "from another piece; class mean = the checkpoint's coarse class-mean latent; oracle IRM = "
+             "from another piece; plain class mean = the mean of the Query-net's latents of 256 training clips "
+             "of the class (the thesis' class mean); class mean = that mean rescaled to the clips' mean norm "
+             "(what EventSep ships; see engine/latents.py); oracle IRM = "
              "|T|²/(|T|²+|R|²) on the same STFT, the upper bound of a mask.", ""]
     for n in names:
         lines += [f"## {SETS.get(n, n)}", ""] + class_table(rows[n]) + [""]
@@ -277,7 +305,9 @@ def render_markdown(summary: dict, rows: dict, names: list[str], args) -> str:
     if "training" in summary:
         t = summary["training"]
         lines += ["## Training curve", "", "![training](figures/training_curve.png)", "",
-                  f"{t['steps']} steps in {t['seconds'] / 3600:.1f} h; raw log: [training_log.csv](training_log.csv).", ""]
+                  f"{t['steps']} steps in {t['seconds'] / 3600:.1f} h"
+                  + (f" (dashed: a new stage starts at step {', '.join(str(int(x)) for x in t['stage_starts'])})"
+                     if t["stage_starts"] else "") + "; raw log: [training_log.csv](training_log.csv).", ""]
     if summary["checks"]:
         lines += ["## Acceptance checks (issue 4)", ""]
         lines += [f"- {'PASS' if ok else 'FAIL'}: {name}" for name, ok in summary["checks"].items()] + [""]

@@ -6,7 +6,8 @@ quality of the streamed output against the offline engine on the evaluation set.
 Speed. Every row runs in a fresh process (so ``peak_rss_mb`` is that configuration's own peak): one
 StreamingSeparator at RATE Hz, stereo, setting ``default`` or ``low_latency``, its networks in onnxruntime
 (``onnx``) or in PyTorch (``torch``: the same runtime, the engine's modules in place of the graphs), both on
-``--threads`` threads (1 by default: then all the work of a block runs on the calling thread). The input
+``--threads`` threads (by default the setting's own: 1 for ``default``, so all the work of a block runs on
+the calling thread; 2 for ``low_latency``). The input
 is evaluation-set music, upsampled and made stereo. Blocks listed in
 ``--paced-blocks`` are fed as a real-time host does, one block per block duration for ``--seconds`` of
 audio; a block is *missed* when its output is ready after its deadline (its due time plus one block
@@ -53,15 +54,17 @@ def shipping_config():
                        segment_seconds=2.0)
 
 
-def stream_settings(name: str, threads: int):
-    """A preset name ("default", "low_latency") or "CONTEXT:HOP:LOOKAHEAD" frames (e.g. "32:3:2")."""
+def stream_settings(name: str, threads: int | None):
+    """A preset name ("default", "low_latency") or "CONTEXT:HOP:LOOKAHEAD" frames (e.g. "32:3:2");
+    ``threads`` None = the preset's own (1 for CONTEXT:HOP:LOOKAHEAD)."""
     from engine.streaming import StreamSettings
 
     if ":" in name:
         context, hop, lookahead = (int(v) for v in name.split(":"))
-        return StreamSettings(context_frames=context, hop_frames=hop, lookahead_frames=lookahead, threads=threads)
+        return StreamSettings(context_frames=context, hop_frames=hop, lookahead_frames=lookahead,
+                              threads=threads or 1)
     preset = StreamSettings.preset(name)
-    return StreamSettings(**{**preset.__dict__, "threads": threads})
+    return StreamSettings(**{**preset.__dict__, "threads": threads or preset.threads})
 
 
 def _csv(kind):
@@ -78,7 +81,7 @@ def prepare_model(args, work: Path) -> tuple[Path, Path]:
     from engine.models import QuerySeparator
     from export.onnx_export import export_checkpoint
 
-    torch.set_num_threads(args.threads)
+    torch.set_num_threads(args.threads or 1)
     if args.model:
         ckpt = Path(args.model)
     else:
@@ -151,16 +154,22 @@ def worker(spec: dict) -> dict:
 
     from engine.streaming import OnnxModels, StreamingSeparator
 
+    if spec.get("realtime"):
+        # before any session exists, so onnxruntime's pool threads inherit the policy
+        try:
+            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(50))
+        except (AttributeError, PermissionError) as exc:
+            raise SystemExit(f"--realtime: cannot switch to SCHED_FIFO ({exc}); run as root or without --realtime")
     settings = stream_settings(spec["setting"], spec["threads"])
     if spec["path"] == "onnx":
-        models = OnnxModels(spec["onnx"], threads=spec["threads"])
+        models = OnnxModels(spec["onnx"], threads=settings.threads)
     else:
         from engine.checkpoint import load_latents, load_model
         from export.metadata import bundle_info
         from export.torch_backend import TorchModels
 
         model, _ = load_model(spec["checkpoint"])
-        models = TorchModels(model, bundle_info(model, load_latents(spec["checkpoint"])), threads=spec["threads"])
+        models = TorchModels(model, bundle_info(model, load_latents(spec["checkpoint"])), threads=settings.threads)
     rate, block = spec["sample_rate"], spec["block"]
     sep = StreamingSeparator(models, rate, 2, settings)
     sep.set_reference_audio("A", np.load(spec["reference"]), 22050)
@@ -200,7 +209,8 @@ def worker(spec: dict) -> dict:
            "cpu_rtf": cpu / seconds, "cpu_p50_ms": float(np.percentile(cpu_ms, 50)),
            "cpu_p99_ms": float(np.percentile(cpu_ms, 99)), "cpu_max_ms": float(cpu_ms.max()),
            "cpu_missed": int((cpu_times > period).sum()), "paced": bool(spec["paced"]), "seconds": seconds, "blocks": len(blocks),
-           "deadline_ms": period * 1000.0, "latency_samples": sep.latency_samples, "threads": spec["threads"]}
+           "deadline_ms": period * 1000.0, "latency_samples": sep.latency_samples, "threads": settings.threads,
+           "realtime": bool(spec.get("realtime"))}
     return row
 
 
@@ -213,7 +223,7 @@ def run_speed(args, ckpt: Path, onnx_dir: Path, work: Path) -> list[dict]:
         seconds = args.seconds if paced else args.sweep_seconds
         audio, ref = prepare_audio(args, work, rate, max(args.seconds, args.sweep_seconds))
         spec = {"sample_rate": rate, "block": block, "setting": setting, "path": path, "paced": paced,
-                "seconds": seconds, "threads": args.threads, "onnx": str(onnx_dir), "checkpoint": str(ckpt),
+                "seconds": seconds, "threads": args.threads, "realtime": args.realtime, "onnx": str(onnx_dir), "checkpoint": str(ckpt),
                 "audio": str(audio), "reference": str(ref)}
         proc = subprocess.run([sys.executable, __file__, "--worker", json.dumps(spec)], capture_output=True,
                               text=True, cwd=REPO, timeout=max(600, 20 * seconds))
@@ -275,11 +285,11 @@ def run_quality(args, ckpt: Path, onnx_dir: Path) -> dict:
     from engine.separate import encode_clip, separate_array
     from engine.streaming import OnnxModels, StreamingSeparator
 
-    torch.set_num_threads(args.threads)
+    torch.set_num_threads(args.threads or 1)
     es = load_evalset(evalset_dir(args.soundfont))
     n_items = len(es) if args.quality_items <= 0 else min(args.quality_items, len(es))
     model, _ = load_model(ckpt)
-    models = OnnxModels(onnx_dir, threads=args.threads)
+    models = OnnxModels(onnx_dir, threads=args.threads or 1)
     rate = args.quality_rate
     seps = {name: StreamingSeparator(models, rate, 1, stream_settings(name, args.threads)) for name in args.settings}
     per_item = []
@@ -346,7 +356,11 @@ def main() -> None:
                    help="block sizes fed in real time (default: 512); others run back to back")
     p.add_argument("--seconds", type=float, default=60.0, help="audio per paced row (default: 60)")
     p.add_argument("--sweep-seconds", type=float, default=20.0, help="audio per back-to-back row (default: 20)")
-    p.add_argument("--threads", type=int, default=1, help="onnxruntime / torch threads (default: 1)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="onnxruntime / torch threads (default: each setting's own: default 1, low_latency 2)")
+    p.add_argument("--realtime", action="store_true",
+                   help="run each worker with real-time scheduling (SCHED_FIFO, priority 50), as DAWs run their "
+                        "audio threads; needs root or CAP_SYS_NICE, else the benchmark stops with a message")
     p.add_argument("--no-speed", action="store_true")
     p.add_argument("--no-quality", action="store_true")
     p.add_argument("--quality-items", type=int, default=0, help="evaluation items (default 0: all)")
@@ -378,7 +392,8 @@ def main() -> None:
                                                    list(dict.fromkeys(["default", "low_latency"] + args.settings))))
     if not args.no_speed:
         rows = run_speed(args, ckpt, onnx_dir, work)
-        print("\nSpeed (stereo)\n\n" + speed_table(rows))
+        print(f"\nSpeed (stereo; {args.threads or 'each setting its own number of'} thread(s) per stream; "
+              f"{'real-time (SCHED_FIFO)' if args.realtime else 'normal'} scheduling)\n\n" + speed_table(rows))
         print(f"\nload average at the end: {os.getloadavg()[0]:.2f}")
         if args.json:
             Path(args.json).write_text(json.dumps(rows, indent=1))

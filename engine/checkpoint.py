@@ -96,26 +96,30 @@ def load_model(directory: str | Path) -> tuple[QuerySeparator, dict[str, Any]]:
 
 
 def save_latents(directory: str | Path, latents: dict[str, dict[str, torch.Tensor]],
-                 counts: dict[str, dict[str, int]]) -> Path:
-    """Class-mean latents beside a checkpoint: ``{"coarse": {name: z}, "fine": {name: z}}``."""
+                 counts: dict[str, dict[str, int]], scales: dict[str, dict[str, float]] | None = None) -> Path:
+    """Class-mean latents beside a checkpoint: ``{"coarse": {name: z}, "fine": {name: z}}``; ``scales``:
+    how much each was rescaled from the plain mean (engine.latents), 1 when not given."""
     directory = Path(directory)
     tensors, index = {}, {"coarse": {}, "fine": {}}
     for level in ("coarse", "fine"):
         for name, z in latents.get(level, {}).items():
             key = f"{level}/{len(index[level]):04d}"
             tensors[key] = z.detach().float().cpu().clone()
-            index[level][name] = {"key": key, "count": int(counts[level][name])}
+            scale = float((scales or {}).get(level, {}).get(name, 1.0))
+            index[level][name] = {"key": key, "count": int(counts[level][name]), "scale": scale}
     save_file(tensors, str(directory / LATENTS))
     (directory / LATENT_INDEX).write_text(json.dumps(index, indent=2))
     return directory / LATENTS
 
 
-def load_latents(directory: str | Path) -> dict[str, dict[str, torch.Tensor]]:
-    """``{"coarse": {name: z}, "fine": {name: z}}``; empty dicts when none were computed."""
+def load_latents(directory: str | Path, plain: bool = False) -> dict[str, dict[str, torch.Tensor]]:
+    """``{"coarse": {name: z}, "fine": {name: z}}``; empty dicts when none were computed.
+    ``plain``: the plain means (before norm matching; see engine.latents)."""
     directory = Path(directory)
     if not (directory / LATENT_INDEX).exists():
         return {"coarse": {}, "fine": {}}
     index = json.loads((directory / LATENT_INDEX).read_text())
     tensors = load_file(str(directory / LATENTS))
-    return {level: {name: tensors[entry["key"]] for name, entry in index.get(level, {}).items()}
+    return {level: {name: tensors[entry["key"]] / (entry.get("scale", 1.0) if plain else 1.0)
+                    for name, entry in index.get(level, {}).items()}
             for level in ("coarse", "fine")}

@@ -70,6 +70,9 @@ def add_train(sub) -> None:
     p.add_argument("--single-target", action="store_true",
                    help="one always-sounding target class per mixture, 1-3 others as the rest (default: the "
                         "thesis' random target groups)")
+    p.add_argument("--query-other", type=float, default=0.0,
+                   help="with --single-target: probability that the query is another clip of the target's "
+                        "class from another piece, not the target itself (default 0: the thesis' recipe)")
     p.add_argument("--p-active", type=float, default=0.5,
                    help="probability that a drawn source sounds in its mixture (thesis: 0.5)")
     p.add_argument("--segment-seconds", type=float, default=None, help="segment length (default: 3.0; tiny: 1.0)")
@@ -113,8 +116,12 @@ def cmd_train(args) -> int:
             raise EventSepError(f"--{name} must be at least 1")
     if not 0.0 < args.p_active <= 1.0:
         raise EventSepError("--p-active must be in (0, 1]")
+    if not 0.0 <= args.query_other <= 1.0:
+        raise EventSepError("--query-other must be in [0, 1]")
+    if args.query_other and not args.single_target:
+        raise EventSepError("--query-other needs --single-target (the query is a clip of the one target class)")
     cfg = TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, p_active=args.p_active,
-                      single_target=args.single_target,
+                      single_target=args.single_target, query_other=args.query_other,
                       lr_decay_start=args.lr_decay_start, lr_decay_every=args.lr_decay_every,
                       lr_decay_amount=args.lr_decay_amount, lr_min=args.lr_min, lambda_recon=args.lambda_recon,
                       lambda_kl=args.lambda_kl, lambda_latent=args.lambda_latent, max_classes=args.max_classes,
@@ -355,6 +362,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_demo(sub)
     from export.cli import add_parser as add_export
     add_export(sub)
+    from plugin_host.cli import add_parser as add_host
+    add_host(sub)
+    from .detection.cli import add_parser as add_detect
+    add_detect(sub)
+    from gui.cli import add_parser as add_panel
+    add_panel(sub)
     try:
         from .corpus.cli import add_parser as add_corpus
     except ImportError:

@@ -84,6 +84,10 @@ class TrainConfig:
     p_active: float = 0.5
     # One always-sounding target class per mixture (see engine.mixing); False = the thesis' groups.
     single_target: bool = False
+    # single_target only: probability that the Query-net sees another excerpt of the target's class, from
+    # another piece, instead of the target itself. Users query with other clips and class means, never
+    # with the hidden target; 0 = the thesis' recipe (the query is the target).
+    query_other: float = 0.0
     gain_low: float = 0.25
     gain_high: float = 1.25
     # Housekeeping

@@ -26,9 +26,9 @@ from .models import QuerySeparator
 from .separate import apply_model, encode_clip, refine
 from .spectral import Stft
 
-METHODS = ("mixture", "irm", "gq", "rq", "class_mean", "class_mean_refined", "fine_mean")
+METHODS = ("mixture", "irm", "gq", "rq", "class_mean_plain", "class_mean", "class_mean_refined", "fine_mean")
 METHOD_TITLES = {"mixture": "Mixture (lower bound)", "irm": "Oracle IRM (upper bound)", "gq": "GQ",
-                 "rq": "RQ", "class_mean": "Class mean", "class_mean_refined": "Class mean + refine",
+                 "rq": "RQ", "class_mean_plain": "Plain class mean", "class_mean": "Class mean", "class_mean_refined": "Class mean + refine",
                  "fine_mean": "Fine-label mean"}
 METRICS = ("si_sdr", "si_sdri", "sdr", "sdri")
 
@@ -84,6 +84,9 @@ def evaluate_item(model: QuerySeparator, item, latents: dict[str, dict[str, torc
     if z_class is not None:
         estimates["class_mean"] = run(z_class)
         estimates["class_mean_refined"] = refine(model, mix, z_class, refine_iterations)[0][0].numpy()
+    z_plain = latents.get("coarse_plain", {}).get(item.target_class)
+    if z_plain is not None:
+        estimates["class_mean_plain"] = run(z_plain)
     z_fine = latents["fine"].get(item.meta.get("target_fine", ""))
     if z_fine is not None:
         estimates["fine_mean"] = run(z_fine)

@@ -29,6 +29,7 @@ class MixtureExample:
     target: np.ndarray
     target_classes: list[str]
     rest_classes: list[str]
+    query: np.ndarray | None = None  # what the Query-net sees; None = the target itself
 
 
 def make_mixture(source: StemSource, num_samples: int, rng: np.random.Generator, cfg: TrainConfig
@@ -53,15 +54,19 @@ def make_mixture(source: StemSource, num_samples: int, rng: np.random.Generator,
         else:
             rest += contribution
             r_classes.append(coarse)
-    return MixtureExample(target + rest, target, t_classes, r_classes)
+    query = None
+    if cfg.single_target and cfg.query_other > 0 and rng.random() < cfg.query_other:
+        query = source.draw(t_classes[0], num_samples, rng).audio
+    return MixtureExample(target + rest, target, t_classes, r_classes, query)
 
 
 def make_batch(source: StemSource, num_samples: int, batch_size: int, rng: np.random.Generator,
                cfg: TrainConfig) -> dict[str, torch.Tensor]:
-    """``{"mixture": (batch, nb_timesteps), "target": (batch, nb_timesteps)}``."""
+    """``{"mixture", "target", "query"}``, each ``(batch, nb_timesteps)``."""
     examples = [make_mixture(source, num_samples, rng, cfg) for _ in range(batch_size)]
     return {"mixture": torch.from_numpy(np.stack([e.mixture for e in examples])),
-            "target": torch.from_numpy(np.stack([e.target for e in examples]))}
+            "target": torch.from_numpy(np.stack([e.target for e in examples])),
+            "query": torch.from_numpy(np.stack([e.target if e.query is None else e.query for e in examples]))}
 
 
 def batch_rng(seed: int, stream: int, step: int) -> np.random.Generator:

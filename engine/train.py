@@ -9,7 +9,7 @@ import csv
 import json
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -41,11 +41,13 @@ class TrainingObjective(nn.Module):
         super().__init__()
         self.model, self.cfg = model, cfg
 
-    def forward(self, mixture: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
+    def forward(self, mixture: torch.Tensor, target: torch.Tensor, query: torch.Tensor | None = None
+                ) -> dict[str, torch.Tensor]:
+        """``query`` (default: ``target``) is the clip the Query-net encodes."""
         stft, q, s = self.model.stft, self.model.query_net, self.model.separator
         mix_mag = stft(mixture).abs()
         tgt_mag = stft(target).abs()
-        mu, logvar = q(tgt_mag)
+        mu, logvar = q(tgt_mag if query is None else stft(query).abs())
         z = reparameterise(mu, logvar)
         recon = (mix_mag * s(mix_mag, z) - tgt_mag).abs().mean()
         kl = kl_to_standard_normal(mu, logvar)
@@ -112,6 +114,22 @@ def _load_train_state(run_dir: Path, optimizer: torch.optim.Optimizer) -> tuple[
     return int(meta["step"]), float(meta.get("best_valid", float("inf")))
 
 
+def _trim_log(path: Path, step: int) -> float:
+    """Drop log rows written after the checkpoint a run resumes from (an interrupted process logs past
+    its last checkpoint); returns the training seconds logged up to it, so the clock continues."""
+    if not path.exists():
+        with open(path, "w", newline="") as f:
+            csv.writer(f).writerow(LOG_FIELDS)
+        return 0.0
+    with open(path, newline="") as f:
+        rows = [r for r in csv.DictReader(f) if int(r["step"]) <= step]
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, LOG_FIELDS)
+        writer.writeheader()
+        writer.writerows(rows)
+    return float(rows[-1]["seconds"]) if rows else 0.0
+
+
 @torch.no_grad()
 def validate(model: QuerySeparator, source: StemSource, num_samples: int, cfg: TrainConfig,
              device: torch.device) -> dict[str, float]:
@@ -119,8 +137,10 @@ def validate(model: QuerySeparator, source: StemSource, num_samples: int, cfg: T
     improvement over the mixture on the examples whose target is not silent."""
     model.eval()
     recon, improvements = [], []
+    # the same validation mixtures whatever the query recipe (drawing other-clip queries would shift them)
+    mix_cfg = replace(cfg, query_other=0.0)
     for i in range(cfg.valid_batches):
-        batch = make_batch(source, num_samples, cfg.batch_size, batch_rng(cfg.seed, 10_000 + i, 0), cfg)
+        batch = make_batch(source, num_samples, cfg.batch_size, batch_rng(cfg.seed, 10_000 + i, 0), mix_cfg)
         mixture, target = batch["mixture"].to(device), batch["target"].to(device)
         spec = model.stft(mixture)
         z, _ = model.query_net(model.stft(target).abs())
@@ -177,9 +197,12 @@ def train(run_dir: str | Path, source: StemSource, valid_source: StemSource | No
             for k, v in state.items():
                 if torch.is_tensor(v) and k != "step":
                     state[k] = v.to(dev)
+    seconds_before = 0.0
     if info.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
-        if not resuming:
+        if resuming:
+            seconds_before = _trim_log(run_dir / LOG, start)
+        else:
             save_checkpoint(run_dir, model, classes, 0)
             _save_train_state(run_dir, optimizer, 0, cfg, best)
             with open(run_dir / LOG, "w", newline="") as f:
@@ -197,7 +220,7 @@ def train(run_dir: str | Path, source: StemSource, valid_source: StemSource | No
         for group in optimizer.param_groups:
             group["lr"] = cfg.lr_at(step)
         torch.manual_seed(cfg.seed * 1_000_003 + step * 7919 + info.rank)
-        losses = objective(batch["mixture"].to(dev), batch["target"].to(dev))
+        losses = objective(batch["mixture"].to(dev), batch["target"].to(dev), batch["query"].to(dev))
         optimizer.zero_grad(set_to_none=True)
         losses["loss"].backward()
         if cfg.grad_clip:
@@ -223,7 +246,7 @@ def train(run_dir: str | Path, source: StemSource, valid_source: StemSource | No
                     best = val["valid_recon"]
                     save_checkpoint(run_dir / "best", model, classes, done, {"valid": val})
         if row is not None and info.is_main:
-            row.update(step=done, lr=cfg.lr_at(step), seconds=round(time.time() - t0, 2))
+            row.update(step=done, lr=cfg.lr_at(step), seconds=round(seconds_before + time.time() - t0, 2))
             with open(run_dir / LOG, "a", newline="") as f:
                 csv.DictWriter(f, LOG_FIELDS).writerow({k: row.get(k, "") for k in LOG_FIELDS})
             if on_step:

@@ -30,10 +30,12 @@ def test_oracle_irm_bounds():
 def test_evaluate_item_scores_every_method(tiny_model):
     g = torch.Generator().manual_seed(0)
     z = torch.randn(tiny_model.config.latent_dim, generator=g)
-    latents = {"coarse": {"tones": z}, "fine": {"Sine Tones": -z}}
+    latents = {"coarse": {"tones": z}, "fine": {"Sine Tones": -z}, "coarse_plain": {"tones": 0.5 * z}}
     rows = evaluate_item(tiny_model, _item(), latents, refine_iterations=1)
     by = {r.method: r for r in rows}
-    assert set(by) == {"mixture", "irm", "gq", "rq", "class_mean", "class_mean_refined", "fine_mean"}
+    assert set(by) == {"mixture", "irm", "gq", "rq", "class_mean_plain", "class_mean", "class_mean_refined",
+                       "fine_mean"}
+    assert by["class_mean_plain"].si_sdr != by["class_mean"].si_sdr
     assert by["mixture"].si_sdri == 0 and by["mixture"].sdri == 0
     assert by["irm"].si_sdri > 10
     assert all(np.isfinite(r.si_sdr) for r in rows)

@@ -110,3 +110,14 @@ def test_cli_export(tiny_checkpoint, tmp_path, capsys):
     assert (out / SEPARATOR_FILE).is_file() and (out / QUERY_FILE).is_file()
     assert main(["export", str(tmp_path / "nothing"), "--out", str(tmp_path / "x")]) == 2
     assert "eventsep export: error:" in capsys.readouterr().err
+
+
+def test_the_shipped_bundle_comes_from_the_shipped_checkpoint():
+    from engine.streaming.bundle import DEFAULT_BUNDLE
+
+    weights = DEFAULT_BUNDLE.parent / "default_model" / "model.safetensors"
+    assert (DEFAULT_BUNDLE / SEPARATOR_FILE).is_file() and (DEFAULT_BUNDLE / QUERY_FILE).is_file()
+    meta = read_metadata(DEFAULT_BUNDLE / SEPARATOR_FILE)
+    assert meta["source"]["sha256"] == hashlib.sha256(weights.read_bytes()).hexdigest(), (
+        "engine/assets/default_onnx is stale: eventsep export engine/assets/default_model "
+        "--out engine/assets/default_onnx")

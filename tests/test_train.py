@@ -10,7 +10,7 @@ from safetensors.torch import load_file
 from engine.checkpoint import load_model
 from engine.config import TrainConfig, tiny_model_config
 from engine.metrics import si_sdr
-from engine.mixing import make_mixture
+from engine.mixing import make_batch, make_mixture
 from engine.separate import apply_model, encode_clip
 from engine.stems import SyntheticStemSource
 from engine.train import read_log, train, validate
@@ -25,7 +25,8 @@ def test_mixtures_follow_the_thesis_recipe():
         ex = make_mixture(src, 2205, rng, cfg)
         assert len(ex.target_classes) + len(ex.rest_classes) <= min(cfg.max_classes, 2)
         assert not set(ex.target_classes) & set(ex.rest_classes)
-        assert np.allclose(ex.mixture - ex.target, ex.mixture - ex.target)
+        if not ex.rest_classes:
+            np.testing.assert_array_equal(ex.mixture, ex.target)
         sizes.append(len(ex.target_classes) + len(ex.rest_classes))
         silent_targets += not np.any(ex.target)
     assert set(sizes) == {1, 2}
@@ -107,8 +108,27 @@ def test_single_target_mixtures_have_one_sounding_target():
     src = SyntheticStemSource()
     cfg = TrainConfig(single_target=True, max_classes=4)
     rng = np.random.default_rng(0)
+    rest_sounds = 0
     for _ in range(50):
         ex = make_mixture(src, 2205, rng, cfg)
         assert len(ex.target_classes) == 1 and len(ex.rest_classes) == 1  # the synthetic source has 2 classes
         assert np.any(ex.target)
-        np.testing.assert_allclose(ex.mixture - ex.target, ex.mixture - ex.target)
+        rest_sounds += bool(np.any(ex.mixture - ex.target))
+        assert ex.query is None
+    # the rest is gated by Bernoulli(p_active = 0.5)
+    assert 10 < rest_sounds < 40
+
+
+def test_query_other_draws_another_clip_of_the_target_class():
+    src = SyntheticStemSource()
+    rng = np.random.default_rng(1)
+    always = TrainConfig(single_target=True, query_other=1.0)
+    for _ in range(20):
+        ex = make_mixture(src, 2205, rng, always)
+        assert ex.query is not None and ex.query.shape == ex.target.shape
+        assert not np.allclose(ex.query, ex.target)
+    batch = make_batch(src, 2205, 8, rng, TrainConfig(single_target=True, query_other=0.5))
+    same = [torch.equal(q, t) for q, t in zip(batch["query"], batch["target"])]
+    assert any(same) and not all(same)
+    batch = make_batch(src, 2205, 4, rng, TrainConfig(single_target=True))
+    assert torch.equal(batch["query"], batch["target"])

