@@ -33,22 +33,11 @@ def _evalset_mixtures(soundfont: str) -> list[Path]:
     return sorted((ROOT / "cache" / "corpus" / "evalset" / soundfont).glob("*/mixture.flac"))
 
 
-def _synthetic(seconds: float, rate: int, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    n = int(seconds * rate)
-    t = np.arange(n) / rate
-    x = np.zeros(n)
-    for start in np.arange(0.0, seconds, 0.25):
-        f0 = 110.0 * 2 ** (rng.integers(0, 24) / 12)
-        env = np.where(t >= start, np.exp(-(t - start) * 4.0), 0.0)
-        x += env * sum(np.sin(2 * np.pi * f0 * k * t) / k for k in range(1, 5))
-    x += 0.05 * rng.standard_normal(n)
-    return (0.3 * x / np.max(np.abs(x))).astype(np.float32)
-
-
 def make_input(path: Path, seconds: float, rate: int, soundfont: str) -> str:
     """Write ``seconds`` of stereo music at ``rate`` to ``path`` chunk by chunk; returns what it used."""
     import soxr
+
+    from export.onnx_export import synthetic_music
 
     mixtures = _evalset_mixtures(soundfont)
     total = int(seconds * rate)
@@ -62,7 +51,7 @@ def make_input(path: Path, seconds: float, rate: int, soundfont: str) -> str:
                 if sr != rate:
                     x = soxr.resample(x, sr, rate).astype(np.float32)
             else:
-                x = _synthetic(20.0, rate, i)
+                x = synthetic_music(rate, 20.0, seed=i)
             i += 1
             stereo = np.stack([x, np.roll(x, rate // 100) * 0.8], axis=1)[: total - written]
             out.write(stereo)

@@ -15,6 +15,7 @@ from .audio import load_audio, match_length, resample, save_audio
 from .checkpoint import load_latents
 from .errors import EventSepError
 from .models import QuerySeparator, slerp
+from .taxonomy import find_class
 
 SILENCE_RMS = 1e-4
 
@@ -133,14 +134,10 @@ def latent_from_class(checkpoint_dir: str | Path, name: str) -> torch.Tensor:
     if not latents["coarse"] and not latents["fine"]:
         raise EventSepError(f"{checkpoint_dir}: this checkpoint has no class latents; "
                             f"run 'eventsep latents' on it first, or use --query")
-
-    def norm(s: str) -> str:
-        return "".join(ch for ch in s.lower() if ch.isalnum())
-
-    for level in ("coarse", "fine"):
-        for key, z in latents[level].items():
-            if norm(key) == norm(name):
-                return z
+    found = find_class(latents, name)
+    if found is not None:
+        level, key = found
+        return latents[level][key]
     known = ", ".join(sorted(latents["coarse"]))
     raise EventSepError(f"unknown class {name!r}; coarse classes: {known} "
                         f"(and {len(latents['fine'])} fine labels: see 'eventsep classes')")

@@ -19,7 +19,7 @@ pipe, brass, drums. :func:`coarse_from_slakh` and :func:`coarse_from_musdb` map 
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Mapping, Sequence
 
 # The 8 classes of the thesis, in a fixed order (class indices of trained models follow this order).
 CORE_CLASSES: tuple[str, ...] = ("piano", "bass", "guitar", "strings", "synth_pad", "pipe", "brass", "drums")
@@ -234,6 +234,21 @@ def coarse_from_musdb(stem: str) -> str | None:
     if key not in MUSDB_STEMS:
         raise KeyError(f"unknown MUSDB18 stem {stem!r}; known: {sorted(MUSDB_STEMS)}")
     return MUSDB_STEMS[key]
+
+
+def find_class(tables: Mapping[str, Mapping[str, object]], name: str) -> tuple[str, str] | None:
+    """``(level, key)`` of the entry of ``{"coarse": {...}, "fine": {...}}`` spelled like ``name``, ignoring
+    case, spaces and punctuation ("Synth Pad", "synth_pad"); coarse classes first. None when nothing matches."""
+    wanted = _spelling(name)
+    for level in ("coarse", "fine"):
+        for key in tables.get(level, {}):
+            if _spelling(key) == wanted:
+                return level, key
+    return None
+
+
+def _spelling(name: str) -> str:
+    return "".join(ch for ch in name.lower() if ch.isalnum())
 
 
 def class_index(coarse: str, classes: Sequence[str] = COARSE_CLASSES) -> int:

@@ -5,9 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from engine.errors import EventSepError
-from engine.streaming.validate import check_sample_rate
-
-MAX_CHANNELS = 64
+from engine.streaming.runtime import MAX_CHANNELS
 
 
 def as_block(audio) -> tuple[np.ndarray, bool]:
@@ -35,11 +33,6 @@ def as_block(audio) -> tuple[np.ndarray, bool]:
 
 def restore_shape(block: np.ndarray, was_1d: bool) -> np.ndarray:
     return block[0] if was_1d else block
-
-
-def sample_rate_of(sample_rate) -> int:
-    """A whole sample rate from 8 to 192 kHz (what the streaming runtime supports)."""
-    return check_sample_rate(sample_rate)
 
 
 def check_buffer_size(buffer_size) -> int:

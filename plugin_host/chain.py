@@ -16,8 +16,9 @@ import threading
 import numpy as np
 
 from engine.errors import EventSepError
+from engine.streaming.validate import check_sample_rate
 
-from .audio import as_block, check_buffer_size, restore_shape, sample_rate_of
+from .audio import as_block, check_buffer_size, restore_shape
 from .stages import DelayLine, Native, make_stage
 
 __all__ = ["Chain", "Parallel", "Mix", "Native", "DelayLine"]
@@ -113,7 +114,7 @@ class _Container:
 
     def prepare(self, sample_rate: int, channels: int) -> None:
         """Start every element not yet started for a stream of ``channels`` at ``sample_rate``."""
-        rate = sample_rate_of(sample_rate)
+        rate = check_sample_rate(sample_rate)
         for stage in self._current():
             if stage not in self._started or (stage.sample_rate, stage.channels) != (rate, channels):
                 stage.start(rate, channels)
@@ -147,7 +148,7 @@ class _Container:
         """``audio``: ``(channels, n)`` or ``(n,)`` float; returns float32 of the same shape. ``reset=True``:
         a fresh stream (latency removed when compensating); ``reset=False``: continue the stream."""
         x, was_1d = as_block(audio)
-        rate = sample_rate_of(sample_rate)
+        rate = check_sample_rate(sample_rate)
         buffer_size = check_buffer_size(buffer_size)
         channels = x.shape[0]
         if reset:

@@ -27,9 +27,9 @@ from engine.errors import EventSepError
 from engine.streaming import OnnxModels, StreamingSeparator, StreamSettings
 from engine.streaming.grid import HostGrid
 from engine.streaming.settings import latency_of
-from engine.streaming.validate import check_unit
+from engine.streaming.validate import check_sample_rate, check_unit
 
-from .audio import as_block, check_buffer_size, restore_shape, sample_rate_of
+from .audio import as_block, check_buffer_size, restore_shape
 from .controls import ControlQueue
 from .query import QuerySpec, coerce_query, query_from_class, query_from_file
 
@@ -123,7 +123,7 @@ class SeparatorEffect:
         return self._rate
 
     def latency_for(self, sample_rate: int) -> int:
-        rate = sample_rate_of(sample_rate)
+        rate = check_sample_rate(sample_rate)
         if rate not in self._latency_cache:
             grid = HostGrid(rate, self.info)
             self._latency_cache[rate] = latency_of(self.settings, rate, grid.window_length, grid.hop).samples
@@ -237,7 +237,7 @@ class SeparatorEffect:
 
     def prepare(self, sample_rate: int, channels: int) -> None:
         """Make ready for a stream of ``channels`` at ``sample_rate`` (a new runtime only if they changed)."""
-        rate = sample_rate_of(sample_rate)
+        rate = check_sample_rate(sample_rate)
         if self._runtime is not None and (rate, channels) == (self._rate, self._channels):
             return
         rt = StreamingSeparator(self.models, rate, channels, self.settings)
@@ -268,7 +268,7 @@ class SeparatorEffect:
         """Process ``audio`` (``(channels, n)`` or ``(n,)``) in blocks of ``buffer_size``; see the module
         docstring for ``reset``. Returns float32 of the input's shape."""
         x, was_1d = as_block(audio)
-        rate = sample_rate_of(sample_rate)
+        rate = check_sample_rate(sample_rate)
         buffer_size = check_buffer_size(buffer_size)
         channels = x.shape[0]
         if reset or self._runtime is None:

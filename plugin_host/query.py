@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import EventSepError
+from engine.taxonomy import find_class
 from engine.streaming.bundle import BundleInfo, MaskModel
 from engine.streaming.query import check_latent, latent_from_audio, latent_from_class
 
@@ -46,17 +47,10 @@ def _frozen(z: np.ndarray) -> np.ndarray:
     return z
 
 
-def _norm(name: str) -> str:
-    return "".join(ch for ch in name.lower() if ch.isalnum())
-
-
 def canonical_class(info: BundleInfo, name: str) -> str | None:
     """The bundle's own spelling of a class name or fine label (case/spacing insensitive), or None."""
-    for level in ("coarse", "fine"):
-        for key in info.class_latents.get(level, {}):
-            if _norm(key) == _norm(name):
-                return key
-    return None
+    found = find_class(info.class_latents, name)
+    return None if found is None else found[1]
 
 
 def read_clip(path: str | Path, max_seconds: float = MAX_REFERENCE_SECONDS) -> tuple[np.ndarray, int]:

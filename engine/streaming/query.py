@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import EventSepError
+from ..taxonomy import find_class
 from .bundle import BundleInfo, MaskModel
 from .dsp import resample, stft_magnitude
 from .validate import check_sample_rate
@@ -56,10 +57,6 @@ def latent_from_audio(models: MaskModel, audio: np.ndarray, sample_rate: int) ->
     return np.concatenate(mus).mean(axis=0).astype(np.float32)
 
 
-def _norm(name: str) -> str:
-    return "".join(ch for ch in name.lower() if ch.isalnum())
-
-
 def latent_from_class(info: BundleInfo, name: str) -> np.ndarray:
     """Class-mean latent by coarse class or fine label (case and spacing insensitive)."""
     if not isinstance(name, str):
@@ -68,10 +65,10 @@ def latent_from_class(info: BundleInfo, name: str) -> np.ndarray:
     if not coarse and not fine:
         raise EventSepError("this model has no class latents (export it from a checkpoint after "
                             "'eventsep latents'); use a reference clip instead")
-    for table in (coarse, fine):
-        for key, z in table.items():
-            if _norm(key) == _norm(name):
-                return np.asarray(z, np.float32)
+    found = find_class(info.class_latents, name)
+    if found is not None:
+        level, key = found
+        return np.asarray(info.class_latents[level][key], np.float32)
     raise EventSepError(f"unknown class {name!r}; coarse classes: {', '.join(sorted(coarse))} "
                         f"(and {len(fine)} fine labels: see class_names())")
 
