@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import dataclasses
 import json
 import math
 import sys
@@ -23,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engine.checkpoint import load_latents, load_model, read_checkpoint_meta
+from engine.checkpoint import load_latents, load_model
 from engine.corpus.evalset import load_evalset
 from engine.evaluate import METHOD_TITLES, Scored, class_means, evaluate_set
 from engine.models import count_parameters, slerp

@@ -39,15 +39,25 @@ def source_commit() -> str:
     return "unknown"
 
 
+def write_weights(directory: str | Path, module: torch.nn.Module, weights_name: str, config_name: str,
+                  meta: dict[str, Any], metadata: dict[str, str] | None = None) -> Path:
+    """Write ``module``'s weights (safetensors) and ``meta`` (JSON) into ``directory`` (created); each
+    file is replaced atomically, so a reader never sees a half-written checkpoint."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().contiguous().cpu().clone() for k, v in module.state_dict().items()}
+    tmp = directory / (weights_name + ".tmp")
+    save_file(state, str(tmp), metadata=metadata)
+    tmp.replace(directory / weights_name)
+    tmp = directory / (config_name + ".tmp")
+    tmp.write_text(json.dumps(meta, indent=2))
+    tmp.replace(directory / config_name)
+    return directory
+
+
 def save_checkpoint(directory: str | Path, model: QuerySeparator, classes: list[str] | None = None,
                     step: int = 0, extra: dict[str, Any] | None = None) -> Path:
     """Write weights + JSON into ``directory`` (created); files are replaced atomically."""
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-    tmp = directory / (WEIGHTS + ".tmp")
-    save_file(state, str(tmp), metadata={"format": "eventsep", "version": str(FORMAT_VERSION)})
-    tmp.replace(directory / WEIGHTS)
     cfg = model.config
     meta = {
         "format": "eventsep-checkpoint",
@@ -58,13 +68,10 @@ def save_checkpoint(directory: str | Path, model: QuerySeparator, classes: list[
         "classes": list(classes or []),
         "step": int(step),
         "source_commit": source_commit(),
+        **(extra or {}),
     }
-    if extra:
-        meta.update(extra)
-    tmp = directory / (CONFIG + ".tmp")
-    tmp.write_text(json.dumps(meta, indent=2))
-    tmp.replace(directory / CONFIG)
-    return directory
+    return write_weights(directory, model, WEIGHTS, CONFIG, meta,
+                         {"format": "eventsep", "version": str(FORMAT_VERSION)})
 
 
 def read_checkpoint_meta(directory: str | Path) -> dict[str, Any]:

@@ -366,6 +366,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_host(sub)
     from .detection.cli import add_parser as add_detect
     add_detect(sub)
+    from .text_cli import add_parser as add_text
+    add_text(sub)
     from gui.cli import add_parser as add_panel
     add_panel(sub)
     try:

@@ -53,14 +53,18 @@ class ModelConfig:
     def from_dict(cls, data: dict[str, Any]) -> "ModelConfig":
         data = dict(data)
         stft = StftConfig(**data.pop("stft", {}))
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(f"unknown model config keys: {sorted(unknown)}")
-        for key in ("query_channels", "query_time_strides", "separator_channels"):
-            if key in data:
-                data[key] = tuple(data[key])
-        return cls(stft=stft, **data)
+        return cls(stft=stft, **config_kwargs(cls, data, "model",
+                                              ("query_channels", "query_time_strides", "separator_channels")))
+
+
+def config_kwargs(cls, data: dict[str, Any], what: str, tuple_keys: tuple[str, ...] = ()) -> dict[str, Any]:
+    """``data`` (read from JSON) as keyword arguments of the dataclass ``cls``: unknown keys are refused
+    (a checkpoint from another version should fail loudly), JSON lists become the tuples the fields hold."""
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(data) - known
+    if unknown:
+        raise ValueError(f"unknown {what} config keys: {sorted(unknown)}")
+    return {k: tuple(v) if k in tuple_keys else v for k, v in data.items()}
 
 
 @dataclass
@@ -110,14 +114,7 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
-        data = dict(data)
-        if "betas" in data:
-            data["betas"] = tuple(data["betas"])
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(f"unknown training config keys: {sorted(unknown)}")
-        return cls(**data)
+        return cls(**config_kwargs(cls, dict(data), "training", ("betas",)))
 
 
 def tiny_model_config(**overrides: Any) -> ModelConfig:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -27,18 +28,16 @@ def _chunk_weight(length: int) -> torch.Tensor:
 
 
 @torch.no_grad()
-def apply_model(model: QuerySeparator, mixture: torch.Tensor, z: torch.Tensor, segment: int | None = None,
-                overlap: float = 0.25, residual: bool = False, batch_chunks: int = 4,
-                progress: bool = False) -> torch.Tensor:
-    """Separate ``(nb_channels, nb_timesteps)`` audio at the model rate with latent ``z``.
+def overlap_add(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], mixture: torch.Tensor, z: torch.Tensor,
+                segment: int, overlap: float = 0.25, batch_chunks: int = 4, progress: bool = False,
+                desc: str = "separate") -> torch.Tensor:
+    """Run ``fn(chunks (B, segment), z (B, latent_dim)) -> (B, segment)`` over ``(nb_channels,
+    nb_timesteps)`` audio in ``segment``-sample chunks overlapping by ``overlap``, blended with triangular
+    weights. Chunks are all full length (the last one is aligned to the end).
 
-    z: ``(latent_dim,)`` for every channel, or ``(nb_channels, latent_dim)``.
-    Long inputs are cut into ``segment``-sample chunks overlapping by ``overlap``; chunks are all full
-    length (the last one is aligned to the end) and blended with triangular weights.
-    Returns the estimate (or the residual), same shape as ``mixture``.
+    z: ``(latent_dim,)`` for every channel, or ``(nb_channels, latent_dim)``. Returns ``mixture``'s shape.
     """
     channels, length = mixture.shape
-    segment = segment or model.config.segment_samples
     z = z.to(mixture.dtype)
     zs = z.expand(channels, -1) if z.dim() == 1 else z
     if length <= segment:
@@ -51,12 +50,12 @@ def apply_model(model: QuerySeparator, mixture: torch.Tensor, z: torch.Tensor, s
     out = torch.zeros(channels, length)
     sum_weight = torch.zeros(length)
     jobs = [(off, ch) for off in offsets for ch in range(channels)]
-    bar = tqdm(total=len(offsets), desc="separate", unit="chunk", disable=not progress, leave=False)
+    bar = tqdm(total=len(offsets), desc=desc, unit="chunk", disable=not progress, leave=False)
     for i in range(0, len(jobs), batch_chunks * channels):
         group = jobs[i:i + batch_chunks * channels]
         chunk = torch.stack([mixture[ch, off:off + segment] for off, ch in group])
         zb = torch.stack([zs[ch] for _, ch in group])
-        est = model.separate(chunk, zb, residual=residual)
+        est = fn(chunk, zb)
         for (off, ch), e in zip(group, est):
             out[ch, off:off + segment] += weight * e
             if ch == 0:
@@ -65,6 +64,15 @@ def apply_model(model: QuerySeparator, mixture: torch.Tensor, z: torch.Tensor, s
     bar.close()
     assert sum_weight.min() > 0
     return out / sum_weight
+
+
+def apply_model(model: QuerySeparator, mixture: torch.Tensor, z: torch.Tensor, segment: int | None = None,
+                overlap: float = 0.25, residual: bool = False, batch_chunks: int = 4,
+                progress: bool = False) -> torch.Tensor:
+    """Separate ``(nb_channels, nb_timesteps)`` audio at the model rate with latent ``z`` (see
+    :func:`overlap_add` for the chunking); returns the estimate (or the residual), same shape."""
+    return overlap_add(lambda chunk, zb: model.separate(chunk, zb, residual=residual), mixture, z,
+                       segment or model.config.segment_samples, overlap, batch_chunks, progress)
 
 
 @torch.no_grad()
@@ -223,5 +231,5 @@ def separate_file(model: QuerySeparator, path: str | Path, out: str | Path, z: t
     return result
 
 
-__all__ = ["apply_model", "encode_clip", "refine", "Query", "separate_array", "separate_file",
+__all__ = ["apply_model", "overlap_add", "encode_clip", "refine", "Query", "separate_array", "separate_file",
            "latent_from_file", "latent_from_class", "class_names", "SeparationResult"]

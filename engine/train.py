@@ -26,6 +26,7 @@ from .config import ModelConfig, TrainConfig
 from .metrics import si_sdr
 from .mixing import MixtureStream, batch_rng, make_batch
 from .models import QuerySeparator, kl_to_standard_normal, reparameterise
+from .runlog import trim_log
 from .stems import StemSource
 
 TRAIN_STATE = "train_state.safetensors"
@@ -115,18 +116,9 @@ def _load_train_state(run_dir: Path, optimizer: torch.optim.Optimizer) -> tuple[
 
 
 def _trim_log(path: Path, step: int) -> float:
-    """Drop log rows written after the checkpoint a run resumes from (an interrupted process logs past
-    its last checkpoint); returns the training seconds logged up to it, so the clock continues."""
-    if not path.exists():
-        with open(path, "w", newline="") as f:
-            csv.writer(f).writerow(LOG_FIELDS)
-        return 0.0
-    with open(path, newline="") as f:
-        rows = [r for r in csv.DictReader(f) if int(r["step"]) <= step]
-    with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, LOG_FIELDS)
-        writer.writeheader()
-        writer.writerows(rows)
+    """Keep the log rows up to the checkpoint a run resumes from; returns the training seconds logged up
+    to it, so the clock continues."""
+    rows = trim_log(path, step, LOG_FIELDS)
     return float(rows[-1]["seconds"]) if rows else 0.0
 
 

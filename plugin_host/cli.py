@@ -128,7 +128,7 @@ def _warn(args, message: str) -> None:
 def build_effect(args, query_required: bool):
     """A SeparatorEffect from the shared options: preset first, explicit options over it."""
     from engine.errors import EventSepError
-    from engine.streaming import OnnxModels, StreamSettings
+    from engine.streaming import OnnxModels
 
     from .effect import SeparatorEffect
     from .preset import apply_preset, load_preset, save_preset

@@ -1,6 +1,5 @@
 """eventsep process / live / serve and presets, through the real command line on real files."""
 import json
-import os
 import signal
 import subprocess
 import sys

@@ -19,7 +19,7 @@ def add_parser(subparsers) -> None:
         "corpus", help="build and inspect the rendered training / evaluation corpus",
         description="The rendered, Slakh-style corpus: music21 scores + procedural pieces rendered part "
                     "by part through General MIDI soundfonts, with exact 10 ms activity labels. "
-                    f"Caches live under $EVENTSEP_CACHE (default <repo>/cache/corpus).")
+                    "Caches live under $EVENTSEP_CACHE (default <repo>/cache/corpus).")
     sub = p.add_subparsers(dest="corpus_command", metavar="COMMAND")
     sub.required = True
 

@@ -34,7 +34,7 @@ from .paths import CorpusError, soundfont_path
 from .procedural import ROLE_CLASSES
 from .scores import Piece, load_score_cache
 from .source import (MELODIC_CLASSES, DEFAULT_PROCEDURAL_POOL, StemPlan, draw_plan, lowest_part,
-                     octave_shift, part_candidates, procedural_piece, realize)
+                     part_candidates, procedural_piece, realize)
 from .splits import group_of, procedural_seeds, split_of
 
 EVALSET_VERSION = 1

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
+from ..checkpoint import write_weights
 from ..errors import EventSepError
 from .config import DetectorConfig
 from .model import FrameDetector
@@ -17,16 +18,8 @@ SHIPPED = Path(__file__).resolve().parents[1] / "assets" / "detector"
 
 
 def save_detector(model: FrameDetector, directory: str | Path, extra: dict | None = None) -> Path:
-    d = Path(directory)
-    d.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().contiguous().clone() for k, v in model.state_dict().items()}
-    tmp = d / (WEIGHTS + ".tmp")
-    save_file(state, str(tmp))
-    tmp.replace(d / WEIGHTS)
     meta = {"format": "eventsep-detector-1", "config": model.config.to_dict(), **(extra or {})}
-    (d / (CONFIG + ".tmp")).write_text(json.dumps(meta, indent=1))
-    (d / (CONFIG + ".tmp")).replace(d / CONFIG)
-    return d
+    return write_weights(directory, model, WEIGHTS, CONFIG, meta)
 
 
 def read_meta(directory: str | Path) -> dict:

@@ -18,7 +18,6 @@ import argparse
 import csv
 import json
 import math
-import os
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -27,6 +26,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file
 
+from ..runlog import save_optimizer
 from ..taxonomy import CORE_CLASSES
 from .batches import StemBank, make_batch, make_example
 from .checkpoint import save_detector
@@ -154,8 +154,7 @@ def train(out: str | Path, model_cfg: DetectorConfig, cfg: DetectorTrainConfig, 
         if step % cfg.checkpoint_every == 0 or step == cfg.steps:
             cpu_total = cpu_used + time.process_time() - cpu0
             save_detector(model, last, {"step": step, "best_f1_core": best, "cpu_s": cpu_total})
-            torch.save(opt.state_dict(), last / "optimizer.pt.tmp")
-            os.replace(last / "optimizer.pt.tmp", last / "optimizer.pt")
+            save_optimizer(opt, last)
             stop = Path(control_dir) / "STOP_TRAINING"
             if stop.exists():
                 print(f"{stop} exists: stopping at step {step}", flush=True)

@@ -1,0 +1,255 @@
+"""The full EventSep text pipeline (SPEC §3): text -> class -> latent (WHAT), detector -> temporal mask
+(WHEN), U-Net and generative separator -> STFT-domain ensemble (HOW).
+
+    es = EventSep()                                    # shipped U-Net, flow model, detector
+    result = es.run(audio, rate, prompt="only the flute")
+    result.estimate                                    # (nb_channels, nb_samples) at ``rate``
+
+Order of work: the prompt is mapped first (a prompt that matches nothing stops before any audio work);
+the class latent is the fine label's when the prompt names an instrument that has one, else the coarse
+class's; both separators run at the U-Net's rate (22.05 kHz) and their estimates are combined
+(``engine.ensemble``); the detector's probability curve for the class is *calibrated* by its per-class
+threshold tuned on the valid split (that threshold maps to 0.5, so ``--threshold`` means the same for every
+class) and gates the combination (``engine.detection.mask``).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .audio import resample
+from .ensemble import ENSEMBLES, EnsembleConfig, combine
+from .errors import EventSepError
+from .separate import apply_model, overlap_add
+
+MASKS = ("soft", "hard", "none")
+DEFAULT_STEPS = 1
+FLOW_SEGMENT_SECONDS = 10.0
+RELATIVE_PERCENTILE = 95.0
+RELATIVE_FLOOR = 0.2
+
+
+@dataclass
+class PipelineConfig:
+    mask: str = "soft"
+    threshold: float = 0.55
+    ensemble: EnsembleConfig = field(default_factory=EnsembleConfig)
+    steps: int = DEFAULT_STEPS
+    calibrate: bool = True
+    # scale the curve by its 95th percentile (at least RELATIVE_FLOOR): see probability()
+    relative: bool = True
+    seed: int = 0
+
+    def check(self) -> None:
+        if self.mask not in MASKS:
+            raise EventSepError(f"--mask must be one of {', '.join(MASKS)}, got {self.mask!r}")
+        if not 0.0 < self.threshold < 1.0:
+            raise EventSepError(f"--threshold must be between 0 and 1, got {self.threshold}")
+        if not 1 <= self.steps <= 200:
+            raise EventSepError(f"--steps must be between 1 and 200, got {self.steps}")
+        if self.ensemble.mode not in ENSEMBLES:
+            raise EventSepError(f"--ensemble must be one of {', '.join(ENSEMBLES)}, got {self.ensemble.mode!r}")
+        try:
+            self.ensemble.check()
+        except ValueError as e:
+            raise EventSepError(str(e)) from None
+
+
+@dataclass
+class Target:
+    """What the prompt resolved to."""
+
+    coarse: str
+    fine: str | None
+    level: str                 # "fine" or "coarse": whose latent conditions the separators
+    score: float | None        # text-match score (None for a class name)
+    prompt: str
+
+
+@dataclass
+class PipelineResult:
+    estimate: np.ndarray       # (nb_channels, nb_samples) at sample_rate, masked ensemble
+    unmasked: np.ndarray       # the ensemble before the temporal mask
+    sample_rate: int
+    target: Target
+    prob: np.ndarray           # (frames,) calibrated probability of the class
+    frame_seconds: float
+    gain: np.ndarray           # (nb_samples,) the temporal mask
+    seconds: dict[str, float]  # time per stage
+    ensemble_info: dict
+
+
+def calibrate_curve(prob: np.ndarray, threshold: float) -> np.ndarray:
+    """Piecewise-linear map of [0, 1] onto itself taking the class's tuned threshold to 0.5."""
+    t = float(np.clip(threshold, 1e-3, 1 - 1e-3))
+    p = np.asarray(prob, np.float64)
+    return np.where(p < t, 0.5 * p / t, 0.5 + 0.5 * (p - t) / (1 - t)).astype(np.float32)
+
+
+class EventSep:
+    """The pipeline with its three models loaded once (folders default to the shipped ones)."""
+
+    def __init__(self, model_dir: str | Path | None = None, flow_dir: str | Path | None = None,
+                 detector_dir: str | Path | None = None, config: PipelineConfig | None = None):
+        from .checkpoint import load_latents, load_model
+        from .cli import _model_dir
+        from .detection.checkpoint import load_detector
+
+        self.config = config or PipelineConfig()
+        self.config.check()
+        self.model_dir = _model_dir(str(model_dir) if model_dir else None)
+        self.unet, _ = load_model(self.model_dir)
+        self.unet.eval()
+        self.latents = load_latents(self.model_dir)
+        self.detector, meta = load_detector(detector_dir)
+        self.thresholds = meta.get("thresholds") or {}
+        self._flow_dir = flow_dir
+        self._flow = None
+
+    @property
+    def flow(self):
+        if self._flow is None:
+            from .flow.checkpoint import load_flow
+
+            self._flow, _ = load_flow(self._flow_dir)
+        return self._flow
+
+    # -- WHAT ----------------------------------------------------------------------------------------
+    def resolve(self, prompt: str | None = None, class_name: str | None = None) -> Target:
+        """A text prompt (needs the text extra) or a class name -> :class:`Target`."""
+        from .taxonomy import find_class, fine_to_coarse
+
+        if (prompt is None) == (class_name is None):
+            raise EventSepError("give exactly one of a prompt or a class name")
+        if class_name is not None:
+            found = find_class(self.latents, class_name)
+            if found is None:
+                raise EventSepError(f"unknown class {class_name!r}; see 'eventsep classes'")
+            level, key = found
+            coarse = key if level == "coarse" else fine_to_coarse(key)
+            return Target(coarse, key if level == "fine" else None, level, None, class_name)
+        from .textquery import map_prompt
+
+        match = map_prompt(prompt)
+        if match.coarse is None:
+            raise EventSepError(f"the prompt {prompt!r} matches no class of the taxonomy: {match.reason}")
+        if match.coarse not in self.latents["coarse"]:
+            named = f"{match.coarse}" + (f" ({match.fine})" if match.fine else "")
+            raise EventSepError(f"the prompt {prompt!r} names {named}, a class this separator was not trained "
+                                f"on; it separates: {', '.join(sorted(self.latents['coarse']))}")
+        level = "fine" if match.fine and match.fine in self.latents["fine"] else "coarse"
+        return Target(match.coarse, match.fine, level, match.score, prompt)
+
+    def latent(self, target: Target) -> torch.Tensor:
+        return self.latents[target.level][target.fine if target.level == "fine" else target.coarse]
+
+    # -- HOW + WHEN ----------------------------------------------------------------------------------
+    def separators(self, audio: np.ndarray, sample_rate: int, z: torch.Tensor, cfg: PipelineConfig,
+                   unet: bool = True, flow: bool = True, progress: bool = False
+                   ) -> tuple[np.ndarray | None, np.ndarray | None, dict[str, float]]:
+        """U-Net and generative estimates of ``(nb_channels, nb_samples)`` audio, at ``sample_rate``."""
+        from .flow.sampler import flow_separate
+
+        rate = self.unet.config.sample_rate
+        mix = torch.from_numpy(resample(audio, sample_rate, rate))
+        seconds = {}
+        est_u = est_f = None
+        t = time.perf_counter()
+        if unet:
+            est_u = _fit(resample(apply_model(self.unet, mix, z, progress=progress).numpy(), rate, sample_rate),
+                         audio.shape[-1])
+        seconds["unet"] = time.perf_counter() - t
+        t = time.perf_counter()
+        if flow:
+            model = self.flow
+            prior = self.unet.separator if model.config.prior else None
+
+            def fn(chunk: torch.Tensor, zb: torch.Tensor) -> torch.Tensor:
+                return flow_separate(model, chunk, zb, cfg.steps, seed=cfg.seed, prior_mask=prior)
+            est = overlap_add(fn, mix, z, int(FLOW_SEGMENT_SECONDS * rate), batch_chunks=1, progress=progress,
+                              desc="generate")
+            est_f = _fit(resample(est.numpy(), rate, sample_rate), audio.shape[-1])
+        seconds["flow"] = time.perf_counter() - t
+        return est_u, est_f, seconds
+
+    def probability(self, audio: np.ndarray, sample_rate: int, coarse: str, calibrate: bool = True,
+                    relative: bool = True) -> tuple[np.ndarray, float]:
+        """The detector's probability curve ``(frames,)`` for ``coarse``, and its frame length.
+
+        ``calibrate``: the class's tuned threshold maps to 0.5 (:func:`calibrate_curve`). ``relative``: the
+        curve is divided by its 95th percentile (at least ``RELATIVE_FLOOR``) and clipped to 1. Why: the
+        user asserts the class is in the file, and the detector is less sure of a class inside a dense
+        mix than on its valid split, so its curve often stays low where the class sounds yet is lower
+        still where it does not; scaled, the mask follows that contrast. The floor keeps a class the
+        detector does not hear at all from being scaled up. Measured in docs/eventsep.md.
+        """
+        from .detection.infer import detect
+
+        det = detect(self.detector, audio, sample_rate)
+        if coarse not in det.classes:   # the detector has no output for it: no evidence to gate by
+            return np.ones(len(det.probs), np.float32), det.frame_seconds
+        prob = det.curve(coarse)
+        if calibrate:
+            prob = calibrate_curve(prob, float(self.thresholds.get(coarse, 0.5)))
+        if relative and len(prob):
+            prob = np.clip(prob / max(float(np.percentile(prob, RELATIVE_PERCENTILE)), RELATIVE_FLOOR), 0.0, 1.0)
+        return prob.astype(np.float32), det.frame_seconds
+
+    @staticmethod
+    def assemble(unet: np.ndarray | None, flow: np.ndarray | None, prob: np.ndarray, frame_seconds: float,
+                 sample_rate: int, cfg: PipelineConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
+        """Ensemble then temporal mask: ``(estimate, unmasked, gain, ensemble info)``."""
+        from .detection.mask import temporal_mask
+
+        if unet is None or flow is None or cfg.ensemble.mode in ("unet", "flow"):
+            combined = unet if (cfg.ensemble.mode != "flow" and unet is not None) else flow
+            info = {"lag_samples": 0}
+        else:
+            combined, info = combine(unet, flow, sample_rate, cfg.ensemble)
+        n = combined.shape[-1]
+        gain = temporal_mask(prob, n, sample_rate, cfg.mask, cfg.threshold, frame_seconds)
+        return (combined * gain).astype(np.float32), combined, gain, info
+
+    def run(self, audio: np.ndarray, sample_rate: int, prompt: str | None = None, class_name: str | None = None,
+            config: PipelineConfig | None = None, progress: bool = False) -> PipelineResult:
+        """Separate ``(nb_channels, nb_samples)`` (or ``(nb_samples,)``) audio at any rate."""
+        cfg = config or self.config
+        cfg.check()
+        t = time.perf_counter()
+        target = self.resolve(prompt, class_name)
+        seconds = {"text": time.perf_counter() - t}
+        audio = np.asarray(audio, np.float32)
+        if audio.ndim == 1:
+            audio = audio[None]
+        if not np.isfinite(audio).all():
+            audio = np.nan_to_num(audio, nan=0.0, posinf=0.0, neginf=0.0)
+        if audio.shape[-1] < int(0.05 * sample_rate):
+            raise EventSepError(f"the input is too short ({audio.shape[-1] / sample_rate * 1000:.0f} ms); "
+                                f"give at least 50 ms")
+        mode = cfg.ensemble.mode
+        unet, flow, sep_seconds = self.separators(audio, sample_rate, self.latent(target), cfg,
+                                                  unet=mode != "flow", flow=mode != "unet", progress=progress)
+        seconds.update(sep_seconds)
+        t = time.perf_counter()
+        prob, frame_seconds = self.probability(audio, sample_rate, target.coarse, cfg.calibrate, cfg.relative)
+        seconds["detect"] = time.perf_counter() - t
+        t = time.perf_counter()
+        estimate, combined, gain, info = self.assemble(unet, flow, prob, frame_seconds, sample_rate, cfg)
+        seconds["ensemble+mask"] = time.perf_counter() - t
+        return PipelineResult(estimate, combined, sample_rate, target, prob, frame_seconds, gain, seconds, info)
+
+
+def _fit(x: np.ndarray, n: int) -> np.ndarray:
+    from .audio import match_length
+
+    return np.asarray(match_length(x, n), np.float32)
+
+
+def with_options(config: PipelineConfig, **changes) -> PipelineConfig:
+    """A copy of ``config`` with top-level or ensemble fields changed (``mode=``, ``weight=`` ...)."""
+    ens = {k: changes.pop(k) for k in list(changes) if k in EnsembleConfig.__dataclass_fields__}
+    return replace(config, ensemble=replace(config.ensemble, **ens), **changes)

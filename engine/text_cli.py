@@ -1,0 +1,137 @@
+"""``eventsep text``: the whole EventSep pipeline for a text prompt. Registered by ``engine.cli``; the
+parser imports nothing heavy until the command runs."""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from .errors import EventSepError
+
+
+def _unit_open(text: str) -> float:
+    value = float(text)
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1 (exclusive), got {text}")
+    return value
+
+
+def add_parser(sub) -> None:
+    from .ensemble import ENSEMBLES, EnsembleConfig
+    from .pipeline import DEFAULT_STEPS, MASKS
+
+    e = EnsembleConfig()
+    p = sub.add_parser(
+        "text", help="separate what a text prompt names: text -> class, detector mask, U-Net + generative",
+        description="The full EventSep pipeline: the prompt picks a class (and a fine label when it names an "
+                    "instrument); the U-Net and the generative (flow) separator extract it; their outputs "
+                    "are combined in the STFT domain; the detector's probability curve for the class gates "
+                    "the result in time. Any input format, rate, channel count and length. "
+                    "'eventsep text MIX PROMPT -o OUT' for one file, "
+                    "'eventsep text --batch DIR PROMPT -o OUTDIR' for a folder.")
+    p.add_argument("args", nargs="+", metavar="MIX PROMPT",
+                   help="the mixture file and the prompt (with --batch: the prompt only)")
+    p.add_argument("-o", "--out", required=True, help="output file (or folder, with --batch)")
+    p.add_argument("--batch", metavar="DIR", default=None, help="process every audio file in DIR")
+    p.add_argument("--mask", choices=MASKS, default="soft", help="temporal mask (default: soft)")
+    p.add_argument("--threshold", type=_unit_open, default=0.55,
+                   help="mask threshold on the calibrated class probability (default: 0.55)")
+    p.add_argument("--absolute", action="store_true",
+                   help="use the detector's calibrated probability as is (default: scaled by its 95th "
+                        "percentile in the file, as the prompt says the class is there)")
+    p.add_argument("--ensemble", choices=ENSEMBLES, default=e.mode,
+                   help=f"how U-Net and generative outputs combine (default: {e.mode})")
+    p.add_argument("--weight", type=float, default=e.weight,
+                   help=f"rate ensemble: the U-Net's share, 0-1 (default: {e.weight})")
+    p.add_argument("--crossover", type=float, default=e.crossover_hz,
+                   help=f"band/progressive ensembles: crossover frequency in Hz (default: {e.crossover_hz:.0f})")
+    p.add_argument("--steps", type=int, default=DEFAULT_STEPS,
+                   help=f"Euler steps of the generative separator (default: {DEFAULT_STEPS})")
+    p.add_argument("--seed", type=int, default=0, help="noise seed of the generative separator (default: 0)")
+    p.add_argument("--report", metavar="DIR", default=None, help="write a JSON and PNGs of each run here")
+    p.add_argument("--residual", metavar="OUT2", default=None,
+                   help="also write the input minus the output (a file, or a folder with --batch)")
+    p.add_argument("--model", default=None, help="U-Net checkpoint folder (default: the shipped model)")
+    p.add_argument("--flow", default=None, help="generative model folder (default: the shipped one)")
+    p.add_argument("--detector", default=None, help="detector folder (default: the shipped one)")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.set_defaults(func=cmd_text)
+
+
+def _plan(args) -> tuple[str, list[tuple[Path, Path]], bool]:
+    from .audio import is_audio_file
+
+    out = Path(args.out)
+    if args.batch:
+        if len(args.args) != 1:
+            raise EventSepError("with --batch DIR give only the prompt: eventsep text --batch DIR PROMPT -o OUTDIR")
+        folder = Path(args.batch)
+        if not folder.is_dir():
+            raise EventSepError(f"{folder}: no such folder")
+        files = sorted(p for p in folder.rglob("*") if is_audio_file(p))
+        if not files:
+            raise EventSepError(f"{folder}: the folder holds no audio files")
+        if out.exists() and not out.is_dir():
+            raise EventSepError(f"{out}: with --batch, --out must be a folder")
+        return args.args[0], [(f, out / (f.relative_to(folder).with_suffix(".wav"))) for f in files], True
+    if len(args.args) != 2:
+        raise EventSepError("give the mixture and the prompt: eventsep text MIX \"only the flute\" -o OUT")
+    mix = Path(args.args[0])
+    if not mix.exists():
+        raise EventSepError(f"{mix}: no such file")
+    if out.is_dir() or not out.suffix:
+        out = out / (mix.stem + ".wav")
+    return args.args[1], [(mix, out)], False
+
+
+def cmd_text(args) -> int:
+    from .audio import load_audio, save_audio
+    from .ensemble import EnsembleConfig
+    from .pipeline import EventSep, PipelineConfig
+
+    prompt, jobs, batch = _plan(args)
+    config = PipelineConfig(mask=args.mask, threshold=args.threshold, steps=args.steps, seed=args.seed,
+                            relative=not args.absolute,
+                            ensemble=EnsembleConfig(mode=args.ensemble, weight=args.weight,
+                                                    crossover_hz=args.crossover))
+    config.check()
+    say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, file=sys.stderr, flush=True))
+    say("loading models ...")
+    es = EventSep(args.model, args.flow, args.detector, config)
+    target = es.resolve(prompt)      # a prompt that matches nothing stops here, before any audio work
+    fine = f" / {target.fine}" if target.fine else ""
+    print(f"class: {target.coarse}{fine} ({target.level} latent, score {target.score:.2f})")
+    failures = 0
+    for i, (src, dst) in enumerate(jobs, 1):
+        t0 = time.perf_counter()
+        try:
+            audio, rate = load_audio(src)
+            if batch:
+                say(f"[{i}/{len(jobs)}] {src}")
+            result = es.run(audio, rate, prompt=prompt, progress=not args.quiet)
+        except EventSepError as e:
+            if not batch:
+                raise
+            failures += 1
+            print(f"skipped {src}: {e}", file=sys.stderr)
+            continue
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        save_audio(dst, result.estimate, rate, "FLOAT" if dst.suffix.lower() == ".wav" else None)
+        if args.residual:
+            r = Path(args.residual)
+            r = r / dst.name if (batch or not r.suffix) else r
+            r.parent.mkdir(parents=True, exist_ok=True)
+            save_audio(r, (audio - result.estimate).astype("float32"), rate,
+                       "FLOAT" if r.suffix.lower() == ".wav" else None)
+        if args.report:
+            from .pipeline_report import write_report
+
+            write_report(result, config, args.report, src.stem, audio, str(src))
+        stages = ", ".join(f"{k} {v:.1f}" for k, v in result.seconds.items())
+        print(f"{src} -> {dst}  [{audio.shape[-1] / rate:.1f} s audio in {time.perf_counter() - t0:.1f} s: "
+              f"{stages}; mask mean gain {result.gain.mean():.2f}]")
+    if failures:
+        print(f"{failures} of {len(jobs)} files could not be processed", file=sys.stderr)
+        return 1
+    return 0

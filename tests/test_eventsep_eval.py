@@ -1,0 +1,44 @@
+"""Pieces of benchmarks/eventsep_eval.py that decide what its numbers mean."""
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+spec = importlib.util.spec_from_file_location(
+    "eventsep_eval", Path(__file__).resolve().parents[1] / "benchmarks" / "eventsep_eval.py")
+ev = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(ev)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_intermittent_gate_keeps_30_to_70_percent(seed):
+    rate = 22050
+    target = np.ones(6 * rate, np.float32)
+    gated, frac = ev.gate(target, rate, np.random.default_rng(seed))
+    assert 0.3 <= frac <= 0.7
+    sounding = np.mean(gated > 0.5)
+    assert abs(sounding - frac) < 0.01
+    assert np.max(np.abs(np.diff(gated))) < 0.01        # fades, no steps
+
+
+def test_si_sdr_floor_for_silenced_targets():
+    rng = np.random.default_rng(0)
+    ref = rng.standard_normal(1000)
+    assert ev.si_sdr_floored(ref, np.zeros(1000)) == ev.SI_SDR_FLOOR
+    assert ev.si_sdr_floored(ref, ref + 0.01 * rng.standard_normal(1000)) > 30
+
+
+def test_report_block_replaces_only_the_generated_part(tmp_path):
+    doc = tmp_path / "doc.md"
+    doc.write_text(f"# Title\nhand text\n\n{ev.BEGIN}\nold\n{ev.END}\nafter\n")
+    ev.insert_report(doc, "new table\n")
+    text = doc.read_text()
+    assert "hand text" in text and "after" in text and "new table" in text and "old" not in text
+    ev.insert_report(doc, "newer\n")
+    assert doc.read_text().count(ev.BEGIN) == 1 and "new table" not in doc.read_text()
+
+
+def test_prompts_rotate_and_name_the_target():
+    prompts = [ev.prompt_for(i, "pipe", "Flute") for i in range(5)]
+    assert len(set(prompts)) == 5 and all("flute" in p for p in prompts)
