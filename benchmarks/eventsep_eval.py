@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 from engine.corpus.evalset import load_evalset  # noqa: E402
 from engine.detection.infer import to_mono_rate  # noqa: E402
 from engine.metrics import sdr_bsseval, si_sdr  # noqa: E402
-from engine.pipeline import EventSep, PipelineConfig, with_options  # noqa: E402
+from engine.pipeline import EventSep, PipelineConfig, relative_curve, with_options  # noqa: E402
 from engine.taxonomy import CORE_CLASSES  # noqa: E402
 
 TEMPLATES = ("only the {fine}", "isolate the {coarse}", "{fine}", "extract the {coarse} part",
@@ -148,7 +148,8 @@ def evaluate(es: EventSep, items, cfg: PipelineConfig, progress: bool = True) ->
         rate = item.sample_rate
         tgt = es.resolve(prompt)
         unet, flow, _ = es.separators(mixture[None], rate, es.latent(tgt), cfg)
-        probs = {rel: es.probability(mixture[None], rate, tgt.coarse, cfg.calibrate, rel) for rel in (True, False)}
+        absolute, fs = es.probability(mixture[None], rate, tgt.coarse, cfg.calibrate, relative=False)
+        probs = {False: (absolute, fs), True: (relative_curve(absolute), fs)}   # one detector pass
         prob, fs = probs[cfg.relative]
         mix_si_sdr = si_sdr(target, mixture)
         combined: dict[str, np.ndarray] = {}

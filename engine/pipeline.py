@@ -90,6 +90,14 @@ def calibrate_curve(prob: np.ndarray, threshold: float) -> np.ndarray:
     return np.where(p < t, 0.5 * p / t, 0.5 + 0.5 * (p - t) / (1 - t)).astype(np.float32)
 
 
+def relative_curve(prob: np.ndarray) -> np.ndarray:
+    """``prob`` divided by its 95th percentile (at least ``RELATIVE_FLOOR``), clipped to 1 (see
+    :meth:`EventSep.probability` for why)."""
+    if not len(prob):
+        return prob
+    return np.clip(prob / max(float(np.percentile(prob, RELATIVE_PERCENTILE)), RELATIVE_FLOOR), 0.0, 1.0)
+
+
 class EventSep:
     """The pipeline with its three models loaded once (folders default to the shipped ones)."""
 
@@ -195,8 +203,8 @@ class EventSep:
         prob = det.curve(coarse)
         if calibrate:
             prob = calibrate_curve(prob, float(self.thresholds.get(coarse, 0.5)))
-        if relative and len(prob):
-            prob = np.clip(prob / max(float(np.percentile(prob, RELATIVE_PERCENTILE)), RELATIVE_FLOOR), 0.0, 1.0)
+        if relative:
+            prob = relative_curve(prob)
         return prob.astype(np.float32), det.frame_seconds
 
     @staticmethod
@@ -215,12 +223,14 @@ class EventSep:
         return (combined * gain).astype(np.float32), combined, gain, info
 
     def run(self, audio: np.ndarray, sample_rate: int, prompt: str | None = None, class_name: str | None = None,
-            config: PipelineConfig | None = None, progress: bool = False) -> PipelineResult:
-        """Separate ``(nb_channels, nb_samples)`` (or ``(nb_samples,)``) audio at any rate."""
+            config: PipelineConfig | None = None, progress: bool = False, target: Target | None = None
+            ) -> PipelineResult:
+        """Separate ``(nb_channels, nb_samples)`` (or ``(nb_samples,)``) audio at any rate; ``target``: an
+        already resolved prompt (a batch resolves it once), instead of ``prompt`` / ``class_name``."""
         cfg = config or self.config
         cfg.check()
         t = time.perf_counter()
-        target = self.resolve(prompt, class_name)
+        target = target or self.resolve(prompt, class_name)
         seconds = {"text": time.perf_counter() - t}
         audio = np.asarray(audio, np.float32)
         if audio.ndim == 1:

@@ -1,9 +1,12 @@
 """Small pieces shared by the training loops (separator, detector, flow): the per-step CSV log of a
-resumable run, and the optimizer state saved beside its last checkpoint."""
+resumable run, the optimizer state saved beside its last checkpoint, and the cooperation files of a shared
+machine (while ``CONTROL_DIR/QUIET`` exists a run waits: a timing benchmark is running; when
+``CONTROL_DIR/STOP_TRAINING`` appears it stops at its next checkpoint)."""
 from __future__ import annotations
 
 import csv
 import os
+import time
 from pathlib import Path
 
 import torch
@@ -22,6 +25,18 @@ def trim_log(path: Path, step: int, fields: list[str]) -> list[dict[str, str]]:
         writer.writeheader()
         writer.writerows(rows)
     return rows
+
+
+CONTROL_DIR = Path("/tmp/bench")
+
+
+def wait_while_quiet(control_dir: str | Path = CONTROL_DIR) -> None:
+    while (Path(control_dir) / "QUIET").exists():
+        time.sleep(5)
+
+
+def stop_requested(control_dir: str | Path = CONTROL_DIR) -> bool:
+    return (Path(control_dir) / "STOP_TRAINING").exists()
 
 
 def save_optimizer(optimizer: torch.optim.Optimizer, directory: Path) -> None:

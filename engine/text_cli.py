@@ -2,19 +2,12 @@
 parser imports nothing heavy until the command runs."""
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
 
+from .detection.cli import _unit as _unit_open
 from .errors import EventSepError
-
-
-def _unit_open(text: str) -> float:
-    value = float(text)
-    if not 0.0 < value < 1.0:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1 (exclusive), got {text}")
-    return value
 
 
 def add_parser(sub) -> None:
@@ -109,7 +102,7 @@ def cmd_text(args) -> int:
             audio, rate = load_audio(src)
             if batch:
                 say(f"[{i}/{len(jobs)}] {src}")
-            result = es.run(audio, rate, prompt=prompt, progress=not args.quiet)
+            result = es.run(audio, rate, target=target, progress=not args.quiet)
         except EventSepError as e:
             if not batch:
                 raise

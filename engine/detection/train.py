@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file
 
-from ..runlog import save_optimizer
+from ..runlog import CONTROL_DIR, save_optimizer, stop_requested, wait_while_quiet
 from ..taxonomy import CORE_CLASSES
 from .batches import StemBank, make_batch, make_example
 from .checkpoint import save_detector
@@ -34,7 +34,6 @@ from .config import DetectorConfig, DetectorTrainConfig, FrontEndConfig
 from .metrics import frame_f1, per_class_ap
 from .model import FrameDetector, count_parameters
 
-CONTROL_DIR = Path("/tmp/bench")     # QUIET: wait; STOP_TRAINING: stop at the next checkpoint
 LOG_FIELDS = ["step", "wall_s", "cpu_s", "loss", "lr", "valid_f1_core", "valid_map", "best_f1_core"]
 
 
@@ -71,11 +70,6 @@ def validate(model: FrameDetector, audio: torch.Tensor, labels: torch.Tensor) ->
     ap = per_class_ap(p, r)
     return {"f1_core": float(np.nanmean(f1[core])), "map": float(np.nanmean(ap)),
             "f1": {c: float(f1[i]) for i, c in enumerate(model.classes)}}
-
-
-def _wait_if_quiet(control: Path) -> None:
-    while (control / "QUIET").exists():
-        time.sleep(5)
 
 
 def train(out: str | Path, model_cfg: DetectorConfig, cfg: DetectorTrainConfig, source=None, valid_source=None,
@@ -122,7 +116,7 @@ def train(out: str | Path, model_cfg: DetectorConfig, cfg: DetectorTrainConfig, 
     cpu0, wall0 = time.process_time(), time.time()
     stopping = False
     while step < cfg.steps and not stopping:
-        _wait_if_quiet(Path(control_dir))
+        wait_while_quiet(control_dir)
         rng = np.random.default_rng([cfg.seed, 2, step])
         bank.refresh(cfg.renders_per_step)
         audio, labels = make_batch(bank, clip_frames, front.hop, cfg.batch_size, rng)
@@ -155,9 +149,8 @@ def train(out: str | Path, model_cfg: DetectorConfig, cfg: DetectorTrainConfig, 
             cpu_total = cpu_used + time.process_time() - cpu0
             save_detector(model, last, {"step": step, "best_f1_core": best, "cpu_s": cpu_total})
             save_optimizer(opt, last)
-            stop = Path(control_dir) / "STOP_TRAINING"
-            if stop.exists():
-                print(f"{stop} exists: stopping at step {step}", flush=True)
+            if stop_requested(control_dir):
+                print(f"STOP_TRAINING in {control_dir}: stopping at step {step}", flush=True)
                 stopping = True
         if progress and step % 20 == 0:
             print(f"step {step} loss {float(loss):.4f} lr {lr:.2e} {time.time() - wall0:.0f} s", flush=True)

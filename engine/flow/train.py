@@ -27,7 +27,7 @@ from safetensors.torch import load_file
 
 from ..checkpoint import load_latents
 from ..metrics import si_sdr
-from ..runlog import save_optimizer, trim_log
+from ..runlog import CONTROL_DIR, save_optimizer, stop_requested, trim_log, wait_while_quiet
 from ..spectral import Stft
 from .checkpoint import save_flow
 from .config import FlowConfig, FlowTrainConfig
@@ -35,7 +35,6 @@ from .data import FlowBank, make_batch
 from .model import VelocityNet, count_parameters, prior_state, start_state, target_state, to_features
 from .sampler import flow_separate
 
-CONTROL_DIR = Path("/tmp/bench")
 DEFAULT_LATENTS = Path(__file__).resolve().parents[1] / "assets" / "default_model"
 WEIGHT_FLOOR = 0.05
 LOG_FIELDS = ["step", "wall_s", "cpu_s", "loss", "lr", "valid_si_sdri", "best_si_sdri"]
@@ -139,8 +138,7 @@ def train(out: str | Path, model_cfg: FlowConfig, cfg: FlowTrainConfig, latents_
     cpu0, wall0 = time.process_time(), time.time()
     stopping = False
     while step < cfg.steps and not stopping:
-        while (Path(control_dir) / "QUIET").exists():
-            time.sleep(5)
+        wait_while_quiet(control_dir)
         rng = np.random.default_rng([cfg.seed, 2, step])
         bank.refresh(cfg.renders_per_step)
         mixture, target, z = make_batch(bank, n, cfg.batch_size, latents, rng)
@@ -172,8 +170,8 @@ def train(out: str | Path, model_cfg: FlowConfig, cfg: FlowTrainConfig, latents_
             save_flow(model, last, {"step": step, "best_si_sdri": best,
                                     "cpu_s": cpu_used + time.process_time() - cpu0})
             save_optimizer(opt, last)
-            if (Path(control_dir) / "STOP_TRAINING").exists():
-                print(f"STOP_TRAINING: stopping at step {step}", flush=True)
+            if stop_requested(control_dir):
+                print(f"STOP_TRAINING in {control_dir}: stopping at step {step}", flush=True)
                 stopping = True
         if progress and step % 20 == 0:
             print(f"step {step} loss {loss.item():.4f} lr {lr:.2e} {time.time() - wall0:.0f} s", flush=True)
