@@ -12,9 +12,10 @@ the real text -> class mapping. Two subsets:
 
 Systems: the U-Net alone and the generative separator alone (both with the prompt's class latent, no mask),
 and EventSep = ensemble (unet | rate | band | progressive) x temporal mask (none | soft | hard, threshold
-0.55) on the detector curve as the pipeline uses it (calibrated, scaled by its 95th percentile), two rows
-with the unscaled ("absolute") curve, and an ablation over hard/soft masks and thresholds 0.3-0.8 for every
-ensemble. Metrics:
+0.55) on the curve the pipeline uses (the target-activity model's on the mixture and the U-Net's estimate,
+calibrated, scaled by its 95th percentile), rows with the unscaled ("absolute") curve and with the curve of
+the detector on the mixture alone (``--when detector``), and an ablation over hard/soft masks and thresholds
+0.3-0.8 for every ensemble. Metrics:
 SI-SDR(i), SDR (BSSEval v4, median over 1 s frames), STOI and ESTOI (``pystoi``) and **DetSim**, a
 semantic score in the spirit of CLAPScore computed with our own detector instead of CLAP: the cosine
 between the detector's clip-level class-probability vectors (mean over frames) of the estimate and of the
@@ -37,9 +38,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from engine.corpus.evalset import load_evalset  # noqa: E402
+from engine.activity.data import span_gate  # noqa: E402
+from engine.activity.train import roc_auc  # noqa: E402
 from engine.detection.infer import to_mono_rate  # noqa: E402
 from engine.metrics import sdr_bsseval, si_sdr  # noqa: E402
-from engine.pipeline import EventSep, PipelineConfig, relative_curve, with_options  # noqa: E402
+from engine.pipeline import WHENS, EventSep, PipelineConfig, relative_curve, with_options  # noqa: E402
 from engine.taxonomy import CORE_CLASSES  # noqa: E402
 
 TEMPLATES = ("only the {fine}", "isolate the {coarse}", "{fine}", "extract the {coarse} part",
@@ -57,24 +60,10 @@ def prompt_for(i: int, coarse: str, fine: str) -> str:
 
 
 def gate(target: np.ndarray, rate: int, rng: np.random.Generator) -> tuple[np.ndarray, float]:
-    """The target kept in one or two spans covering U[0.3, 0.7] of its length, with raised-cosine fades."""
-    n = len(target)
-    frac = float(rng.uniform(0.3, 0.7))
-    spans = int(rng.integers(1, 3))
-    keep = np.zeros(n, np.float64)
-    lengths = np.full(spans, frac * n / spans).astype(int)
-    free = n - lengths.sum()
-    cuts = np.sort(rng.integers(0, free + 1, size=spans))
-    pos = 0
-    for k in range(spans):
-        start = cuts[k] + pos
-        keep[start:start + lengths[k]] = 1.0
-        pos += lengths[k]
-    fade = int(FADE_S * rate)
-    kernel = np.hanning(2 * fade + 1)
-    kernel /= kernel.sum()
-    smooth = np.convolve(np.pad(keep, fade, mode="edge"), kernel, mode="valid")[:n]
-    return (target * smooth).astype(np.float32), float(keep.mean())
+    """The target kept in one or two spans covering U[0.3, 0.7] of its length, with raised-cosine fades
+    (the activity model's training gate, narrower); returns it and the fraction kept."""
+    gain = span_gate(len(target), rate, rng, FADE_S, 0.3, 0.7)
+    return (target * gain).astype(np.float32), float(np.mean(gain >= 0.5))
 
 
 def stoi_pair(reference: np.ndarray, estimate: np.ndarray, rate: int) -> tuple[float, float]:
@@ -132,6 +121,9 @@ def systems() -> list[tuple[str, dict, bool]]:
             rows.append((f"EventSep {mode} + {mask}", dict(mode=mode, mask=mask), True))
     for mode in ("unet", "rate"):
         rows.append((f"EventSep {mode} + soft, absolute curve", dict(mode=mode, mask="soft", relative=False), True))
+    for mode in ("unet", "rate"):
+        for mask in ("soft", "hard"):
+            rows.append((f"EventSep {mode} + {mask}, detector curve", dict(mode=mode, mask=mask, when="detector"), True))
     for mode in ENSEMBLE_MODES:
         for mask in ("soft", "hard"):
             for thr in THRESHOLDS:
@@ -148,9 +140,12 @@ def evaluate(es: EventSep, items, cfg: PipelineConfig, progress: bool = True) ->
         rate = item.sample_rate
         tgt = es.resolve(prompt)
         unet, flow, _ = es.separators(mixture[None], rate, es.latent(tgt), cfg)
-        absolute, fs = es.probability(mixture[None], rate, tgt.coarse, cfg.calibrate, relative=False)
-        probs = {False: (absolute, fs), True: (relative_curve(absolute), fs)}   # one detector pass
-        prob, fs = probs[cfg.relative]
+        probs = {}
+        for when in WHENS:      # one pass of each model; the relative curve is derived from the absolute one
+            absolute, fs = es.probability(mixture[None], rate, tgt.coarse, cfg.calibrate, relative=False,
+                                          estimate=unet if when == "activity" else None)
+            probs[(when, False)], probs[(when, True)] = absolute, relative_curve(absolute)
+        prob = probs[(cfg.when, cfg.relative)]
         mix_si_sdr = si_sdr(target, mixture)
         combined: dict[str, np.ndarray] = {}
         gains: dict[tuple, np.ndarray] = {}
@@ -160,9 +155,10 @@ def evaluate(es: EventSep, items, cfg: PipelineConfig, progress: bool = True) ->
             if c.ensemble.mode not in combined:
                 combined[c.ensemble.mode], _, _, _ = es.assemble(unet, flow, prob, fs, rate,
                                                                  with_options(c, mask="none"))
-            key = (c.mask, c.threshold, c.relative)
+            key = (c.when, c.mask, c.threshold, c.relative)
             if key not in gains:
-                gains[key] = temporal_mask(probs[c.relative][0], mixture.shape[-1], rate, c.mask, c.threshold, fs)
+                gains[key] = temporal_mask(probs[(c.when, c.relative)], mixture.shape[-1], rate, c.mask,
+                                           c.threshold, fs)
             est = combined[c.ensemble.mode][0] * gains[key]
             rec = {"item": item.id, "subset": subset, "class": item.target_class, "prompt": prompt,
                    "mapped": tgt.coarse, "fine": tgt.fine, "active": active, "system": name}
@@ -171,6 +167,11 @@ def evaluate(es: EventSep, items, cfg: PipelineConfig, progress: bool = True) ->
             if full:
                 full_estimates.append(est)
                 full_records.append(rec)
+        if subset == "intermittent":
+            sounding = sounding_frames(target, len(probs[("detector", False)]), rate, fs)
+            for when in WHENS:
+                records.append({"item": item.id, "subset": subset, "class": item.target_class,
+                                "system": f"curve: {when}", "auc": roc_auc(probs[(when, False)], sounding)})
         vectors = det_vectors(es, full_estimates, rate)
         for rec, vec in zip(full_records, vectors[1:]):
             rec["detsim"] = det_sim(vec, vectors[0])
@@ -209,6 +210,14 @@ def side_study(es: EventSep, items, cfg: PipelineConfig, count: int) -> dict:
     return out
 
 
+def sounding_frames(target: np.ndarray, frames: int, rate: int, frame_seconds: float) -> np.ndarray:
+    """``(frames,)`` bool: the target's RMS in the frame is within 60 dB of its loudest frame."""
+    hop = int(round(frame_seconds * rate))
+    x = np.pad(target, (0, max(0, frames * hop - len(target))))[:frames * hop].reshape(frames, hop)
+    rms = np.sqrt(np.mean(np.square(x, dtype=np.float64), axis=1))
+    return rms > 1e-3 * rms.max()
+
+
 def mean(records, system, subset, key) -> float:
     vals = [r[key] for r in records if r["system"] == system and r["subset"] == subset and key in r
             and r[key] is not None and math.isfinite(r[key])]
@@ -241,6 +250,7 @@ def main(argv=None) -> int:
     p.add_argument("--limit-per-class", type=int, default=10, help="items per core class (0 = all 26)")
     p.add_argument("--steps", type=int, default=None, help="Euler steps (default: the pipeline's)")
     p.add_argument("--flow", default=None, help="generative model folder (default: shipped)")
+    p.add_argument("--activity", default=None, help="target-activity model folder (default: shipped)")
     p.add_argument("--side-items", type=int, default=16, help="items of the phase/steps side study (0: skip)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=str(ROOT / "docs" / "eventsep.md"))
@@ -249,7 +259,7 @@ def main(argv=None) -> int:
     cfg = PipelineConfig() if a.steps is None else replace(PipelineConfig(), steps=a.steps)
     root = ROOT / "cache" / "corpus" / "evalset" / a.set
     t0 = time.time()
-    es = EventSep(flow_dir=a.flow, config=cfg)
+    es = EventSep(flow_dir=a.flow, config=cfg, activity_dir=a.activity)
     items = build_items(root, a.limit_per_class or None, a.seed)
     records = evaluate(es, items, cfg)
     side = side_study(es, [it for it in items if it[1] == "whole"], cfg, a.side_items) if a.side_items else {}
@@ -285,6 +295,11 @@ def write_report(records, side, cfg, a, seconds) -> str:
     right = np.mean([r["mapped"] == r["class"] for r in records if r["system"] == "U-Net alone" and r["subset"] == "whole"])
     lines += [f"{n_items} items per subset; the prompts mapped to the right coarse class for {right * 100:.0f} % of them "
               f"(a wrong mapping counts against every system alike).", ""]
+    aucs = {when: mean(records, f"curve: {when}", "intermittent", "auc") for when in WHENS}
+    lines += ["How well each curve tells the frames where the target sounds (RMS within 60 dB of its loudest "
+              "frame) from those where it is silent, on the intermittent items (ROC AUC per item, mean): "
+              + ", ".join(f"{'target-activity model' if w == 'activity' else 'detector on the mixture'} "
+                          f"**{fmt(v, 3)}**" for w, v in aucs.items()) + ".", ""]
     for subset in ("intermittent", "whole"):
         lines += [f"### {subset.capitalize()} subset", "",
                   "| system | SI-SDRi | SI-SDR | SDR | STOI | ESTOI | DetSim |", "|---|---|---|---|---|---|---|"]

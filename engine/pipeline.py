@@ -1,16 +1,19 @@
-"""The full EventSep text pipeline (SPEC §3): text -> class -> latent (WHAT), detector -> temporal mask
-(WHEN), U-Net and generative separator -> STFT-domain ensemble (HOW).
+"""The full EventSep text pipeline (SPEC §3): text -> class -> latent (WHAT), a probability curve that the
+class sounds -> temporal mask (WHEN), U-Net and generative separator -> STFT-domain ensemble (HOW).
 
-    es = EventSep()                                    # shipped U-Net, flow model, detector
+    es = EventSep()                                    # shipped U-Net, flow model, activity model, detector
     result = es.run(audio, rate, prompt="only the flute")
     result.estimate                                    # (nb_channels, nb_samples) at ``rate``
 
 Order of work: the prompt is mapped first (a prompt that matches nothing stops before any audio work);
 the class latent is the fine label's when the prompt names an instrument that has one, else the coarse
 class's; both separators run at the U-Net's rate (22.05 kHz) and their estimates are combined
-(``engine.ensemble``); the detector's probability curve for the class is *calibrated* by its per-class
+(``engine.ensemble``). The curve that gates the combination (``engine.detection.mask``) comes from the
+*target-activity model* (``engine.activity``: the detector's network taking the mixture and the U-Net's
+estimate of the class, fine-tuned to say when that one target sounds; ``when="activity"``, the default) or
+from the detector on the mixture alone (``when="detector"``); either is *calibrated* by its per-class
 threshold tuned on the valid split (that threshold maps to 0.5, so ``--threshold`` means the same for every
-class) and gates the combination (``engine.detection.mask``).
+class).
 """
 from __future__ import annotations
 
@@ -27,6 +30,9 @@ from .errors import EventSepError
 from .separate import apply_model, overlap_add
 
 MASKS = ("soft", "hard", "none")
+# where the temporal mask's curve comes from: the target-activity model (the mixture and the U-Net's
+# estimate of the target, engine.activity) or the detector on the mixture alone
+WHENS = ("activity", "detector")
 DEFAULT_STEPS = 1
 FLOW_SEGMENT_SECONDS = 10.0
 RELATIVE_PERCENTILE = 95.0
@@ -37,6 +43,7 @@ RELATIVE_FLOOR = 0.2
 class PipelineConfig:
     mask: str = "soft"
     threshold: float = 0.55
+    when: str = "activity"
     ensemble: EnsembleConfig = field(default_factory=EnsembleConfig)
     steps: int = DEFAULT_STEPS
     calibrate: bool = True
@@ -51,6 +58,8 @@ class PipelineConfig:
             raise EventSepError(f"--threshold must be between 0 and 1, got {self.threshold}")
         if not 1 <= self.steps <= 200:
             raise EventSepError(f"--steps must be between 1 and 200, got {self.steps}")
+        if self.when not in WHENS:
+            raise EventSepError(f"--when must be one of {', '.join(WHENS)}, got {self.when!r}")
         if self.ensemble.mode not in ENSEMBLES:
             raise EventSepError(f"--ensemble must be one of {', '.join(ENSEMBLES)}, got {self.ensemble.mode!r}")
         try:
@@ -102,7 +111,8 @@ class EventSep:
     """The pipeline with its three models loaded once (folders default to the shipped ones)."""
 
     def __init__(self, model_dir: str | Path | None = None, flow_dir: str | Path | None = None,
-                 detector_dir: str | Path | None = None, config: PipelineConfig | None = None):
+                 detector_dir: str | Path | None = None, config: PipelineConfig | None = None,
+                 activity_dir: str | Path | None = None):
         from .checkpoint import load_latents, load_model
         from .cli import _model_dir
         from .detection.checkpoint import load_detector
@@ -117,6 +127,8 @@ class EventSep:
         self.thresholds = meta.get("thresholds") or {}
         self._flow_dir = flow_dir
         self._flow = None
+        self._activity_dir = activity_dir
+        self._activity = None
 
     @property
     def flow(self):
@@ -125,6 +137,15 @@ class EventSep:
 
             self._flow, _ = load_flow(self._flow_dir)
         return self._flow
+
+    @property
+    def activity(self):
+        """The target-activity model and its metadata (loaded on first use)."""
+        if self._activity is None:
+            from .activity.infer import load_activity
+
+            self._activity = load_activity(self._activity_dir)
+        return self._activity
 
     # -- WHAT ----------------------------------------------------------------------------------------
     def resolve(self, prompt: str | None = None, class_name: str | None = None) -> Target:
@@ -185,8 +206,10 @@ class EventSep:
         return est_u, est_f, seconds
 
     def probability(self, audio: np.ndarray, sample_rate: int, coarse: str, calibrate: bool = True,
-                    relative: bool = True) -> tuple[np.ndarray, float]:
-        """The detector's probability curve ``(frames,)`` for ``coarse``, and its frame length.
+                    relative: bool = True, estimate: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+        """The probability curve ``(frames,)`` that ``coarse`` sounds, and its frame length: from the
+        target-activity model when ``estimate`` (a separated estimate of the class, like ``audio``) is
+        given, else from the detector on ``audio`` alone.
 
         ``calibrate``: the class's tuned threshold maps to 0.5 (:func:`calibrate_curve`). ``relative``: the
         curve is divided by its 95th percentile (at least ``RELATIVE_FLOOR``) and clipped to 1. Why: the
@@ -197,15 +220,24 @@ class EventSep:
         """
         from .detection.infer import detect
 
-        det = detect(self.detector, audio, sample_rate)
-        if coarse not in det.classes:   # the detector has no output for it: no evidence to gate by
-            return np.ones(len(det.probs), np.float32), det.frame_seconds
-        prob = det.curve(coarse)
+        if estimate is not None:
+            from .activity.infer import target_activity
+
+            model, meta = self.activity
+            thresholds = meta.get("thresholds") or {}
+            if coarse not in model.classes:
+                return self.probability(audio, sample_rate, coarse, calibrate, relative)
+            prob, frame_seconds = target_activity(model, audio, estimate, sample_rate, coarse)
+        else:
+            det = detect(self.detector, audio, sample_rate)
+            if coarse not in det.classes:   # the detector has no output for it: no evidence to gate by
+                return np.ones(len(det.probs), np.float32), det.frame_seconds
+            prob, frame_seconds, thresholds = det.curve(coarse), det.frame_seconds, self.thresholds
         if calibrate:
-            prob = calibrate_curve(prob, float(self.thresholds.get(coarse, 0.5)))
+            prob = calibrate_curve(prob, float(thresholds.get(coarse, 0.5)))
         if relative:
             prob = relative_curve(prob)
-        return prob.astype(np.float32), det.frame_seconds
+        return prob.astype(np.float32), frame_seconds
 
     @staticmethod
     def assemble(unet: np.ndarray | None, flow: np.ndarray | None, prob: np.ndarray, frame_seconds: float,
@@ -241,12 +273,15 @@ class EventSep:
             raise EventSepError(f"the input is too short ({audio.shape[-1] / sample_rate * 1000:.0f} ms); "
                                 f"give at least 50 ms")
         mode = cfg.ensemble.mode
+        activity = cfg.mask != "none" and cfg.when == "activity"
         unet, flow, sep_seconds = self.separators(audio, sample_rate, self.latent(target), cfg,
-                                                  unet=mode != "flow", flow=mode != "unet", progress=progress)
+                                                  unet=mode != "flow" or activity, flow=mode != "unet",
+                                                  progress=progress)
         seconds.update(sep_seconds)
         t = time.perf_counter()
-        prob, frame_seconds = self.probability(audio, sample_rate, target.coarse, cfg.calibrate, cfg.relative)
-        seconds["detect"] = time.perf_counter() - t
+        prob, frame_seconds = self.probability(audio, sample_rate, target.coarse, cfg.calibrate, cfg.relative,
+                                               estimate=unet if activity else None)
+        seconds["when"] = time.perf_counter() - t
         t = time.perf_counter()
         estimate, combined, gain, info = self.assemble(unet, flow, prob, frame_seconds, sample_rate, cfg)
         seconds["ensemble+mask"] = time.perf_counter() - t

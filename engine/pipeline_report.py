@@ -47,7 +47,7 @@ def write_report(result: PipelineResult, config: PipelineConfig, directory: str 
         "fine": result.target.fine,
         "latent": result.target.level,
         "text_score": result.target.score,
-        "settings": {"mask": config.mask, "threshold": config.threshold, "steps": config.steps,
+        "settings": {"mask": config.mask, "threshold": config.threshold, "when": config.when, "steps": config.steps,
                      "calibrated": config.calibrate, "relative": config.relative, "ensemble": asdict(config.ensemble)},
         "active_spans_s": [[round(s, 3), round(e, 3)] for s, e in spans],
         "active_fraction": float(np.mean(result.prob >= config.threshold)) if len(result.prob) else 0.0,

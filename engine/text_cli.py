@@ -12,15 +12,16 @@ from .errors import EventSepError
 
 def add_parser(sub) -> None:
     from .ensemble import ENSEMBLES, EnsembleConfig
-    from .pipeline import DEFAULT_STEPS, MASKS
+    from .pipeline import DEFAULT_STEPS, MASKS, WHENS
 
     e = EnsembleConfig()
     p = sub.add_parser(
-        "text", help="separate what a text prompt names: text -> class, detector mask, U-Net + generative",
+        "text", help="separate what a text prompt names: text -> class, U-Net + generative, temporal mask",
         description="The full EventSep pipeline: the prompt picks a class (and a fine label when it names an "
                     "instrument); the U-Net and the generative (flow) separator extract it; their outputs "
-                    "are combined in the STFT domain; the detector's probability curve for the class gates "
-                    "the result in time. Any input format, rate, channel count and length. "
+                    "are combined in the STFT domain; a probability curve that the class sounds (the "
+                    "target-activity model's, from the mixture and the U-Net's estimate) gates the result in "
+                    "time. Any input format, rate, channel count and length. "
                     "'eventsep text MIX PROMPT -o OUT' for one file, "
                     "'eventsep text --batch DIR PROMPT -o OUTDIR' for a folder.")
     p.add_argument("args", nargs="+", metavar="MIX PROMPT",
@@ -30,8 +31,11 @@ def add_parser(sub) -> None:
     p.add_argument("--mask", choices=MASKS, default="soft", help="temporal mask (default: soft)")
     p.add_argument("--threshold", type=_unit_open, default=0.55,
                    help="mask threshold on the calibrated class probability (default: 0.55)")
+    p.add_argument("--when", choices=WHENS, default="activity",
+                   help="the mask's curve: 'activity' = the target-activity model on the mixture and the "
+                        "U-Net's estimate (default), 'detector' = the detector on the mixture alone")
     p.add_argument("--absolute", action="store_true",
-                   help="use the detector's calibrated probability as is (default: scaled by its 95th "
+                   help="use the calibrated probability as is (default: scaled by its 95th "
                         "percentile in the file, as the prompt says the class is there)")
     p.add_argument("--ensemble", choices=ENSEMBLES, default=e.mode,
                    help=f"how U-Net and generative outputs combine (default: {e.mode})")
@@ -48,6 +52,7 @@ def add_parser(sub) -> None:
     p.add_argument("--model", default=None, help="U-Net checkpoint folder (default: the shipped model)")
     p.add_argument("--flow", default=None, help="generative model folder (default: the shipped one)")
     p.add_argument("--detector", default=None, help="detector folder (default: the shipped one)")
+    p.add_argument("--activity", default=None, help="target-activity model folder (default: the shipped one)")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=cmd_text)
 
@@ -85,13 +90,13 @@ def cmd_text(args) -> int:
 
     prompt, jobs, batch = _plan(args)
     config = PipelineConfig(mask=args.mask, threshold=args.threshold, steps=args.steps, seed=args.seed,
-                            relative=not args.absolute,
+                            relative=not args.absolute, when=args.when,
                             ensemble=EnsembleConfig(mode=args.ensemble, weight=args.weight,
                                                     crossover_hz=args.crossover))
     config.check()
     say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, file=sys.stderr, flush=True))
     say("loading models ...")
-    es = EventSep(args.model, args.flow, args.detector, config)
+    es = EventSep(args.model, args.flow, args.detector, config, activity_dir=args.activity)
     target = es.resolve(prompt)      # a prompt that matches nothing stops here, before any audio work
     fine = f" / {target.fine}" if target.fine else ""
     print(f"class: {target.coarse}{fine} ({target.level} latent, score {target.score:.2f})")

@@ -42,3 +42,12 @@ def test_report_block_replaces_only_the_generated_part(tmp_path):
 def test_prompts_rotate_and_name_the_target():
     prompts = [ev.prompt_for(i, "pipe", "Flute") for i in range(5)]
     assert len(set(prompts)) == 5 and all("flute" in p for p in prompts)
+
+
+def test_sounding_frames_follow_the_gated_target():
+    rate = 22050
+    target = np.zeros(rate, np.float32)
+    target[rate // 4: rate // 2] = np.sin(np.arange(rate // 2 - rate // 4) * 0.1)
+    target[rate // 2:] = 1e-6                      # far below -60 dB of the loudest frame: silent
+    frames = ev.sounding_frames(target, 100, rate, 0.01)
+    assert frames.shape == (100,) and frames[26:49].all() and not frames[:24].any() and not frames[51:].any()

@@ -86,6 +86,24 @@ def test_any_rate_and_stereo(es, example):
     assert res.estimate.shape == x.shape and res.sample_rate == 44100
 
 
+def test_the_mask_curve_comes_from_the_activity_model_or_the_detector(es, example):
+    """Default: the target-activity model on (mixture, U-Net estimate); ``when="detector"``: the detector on
+    the mixture alone, exactly the curve ``probability`` gives without an estimate."""
+    from engine.activity.infer import target_activity
+
+    audio, rate = example
+    res = es.run(audio, rate, prompt="the piano", config=with_options(es.config, mode="unet"))
+    raw, fs = target_activity(es.activity[0], audio, res.unmasked, rate, "piano")
+    assert es.config.when == "activity" and res.frame_seconds == fs
+    expected = calibrate_curve(raw, es.activity[1]["thresholds"]["piano"])
+    np.testing.assert_allclose(res.prob, np.clip(expected / max(np.percentile(expected, 95), 0.2), 0, 1),
+                               atol=1e-6)
+    det = es.run(audio, rate, prompt="the piano", config=with_options(es.config, mode="unet", when="detector"))
+    np.testing.assert_allclose(det.prob, es.probability(audio, rate, "piano")[0], atol=1e-6)
+    assert not np.allclose(det.prob, res.prob)
+    assert np.allclose(det.unmasked, res.unmasked)          # the curve changes the mask, not the separation
+
+
 def test_too_short_input_is_refused(es):
     with pytest.raises(EventSepError, match="too short"):
         es.run(np.zeros((1, 100), np.float32), 22050, prompt="piano")
@@ -108,6 +126,7 @@ def test_cli_writes_output_and_report(tmp_path, capsys, example):
     assert np.allclose(y + rest, x, atol=1e-4)
     info = json.loads((rep / "mix.json").read_text())
     assert info["class"] == "piano" and info["settings"]["mask"] == "soft" and 0 <= info["mask_mean_gain"] <= 1
+    assert info["settings"]["when"] == "activity"
     for png in ("mix_detection.png", "mix_spectrograms.png"):
         assert (rep / png).read_bytes()[:4] == b"\x89PNG"
 
@@ -131,6 +150,10 @@ def test_cli_batch_keeps_going_past_a_bad_file(tmp_path, capsys, example):
     (["text", EXAMPLE, "-o", "x.wav"], "give the mixture and the prompt"),
     (["text", EXAMPLE, "piano", "-o", "x.wav", "--steps", "0"], "--steps"),
     (["text", "--batch", "nowhere", "piano", "-o", "out"], "no such folder"),
+    (["text", EXAMPLE, "piano", "-o", "x.wav", "--activity", "nowhere"], "not a detector folder"),
+    (["text", EXAMPLE, "piano", "-o", "x.wav", "--activity", str(Path(__file__).resolve().parents[1] / "engine"
+                                                                  / "assets" / "detector")],
+     "not a target-activity model"),
 ])
 def test_cli_errors_are_one_line(tmp_path, capsys, monkeypatch, args, needle):
     monkeypatch.chdir(tmp_path)

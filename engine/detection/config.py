@@ -46,6 +46,9 @@ class DetectorConfig:
     pools: tuple[tuple[int, int], ...] = ((2, 2), (2, 2), (1, 2), (1, 2))
     gru_hidden: int = 64          # 0: no recurrent layer (pure Cnn14_DecisionLevelMax head)
     fc_hidden: int = 128
+    # audio channels in: 1 = the mixture (the detector); 2 = the mixture and a separated estimate of one
+    # target, each its own log-mel image (the target-activity model, engine.activity)
+    inputs: int = 1
 
     @property
     def time_factor(self) -> int:

@@ -64,17 +64,18 @@ def to_mono_rate(audio: np.ndarray, rate: int, target_rate: int) -> np.ndarray:
 
 def run_chunked(fn: Callable[[np.ndarray], np.ndarray], audio: np.ndarray, hop: int, rate: int,
                 chunk_seconds: float = 30.0, context_seconds: float = 2.0) -> np.ndarray:
-    """Apply ``fn`` (``(1, N) -> (1, ceil(N / hop), K)``) to mono ``audio`` in chunks; ``(frames, K)``."""
-    frames = -(-len(audio) // hop)
+    """Apply ``fn`` (``(1, N) -> (1, ceil(N / hop), K)``) to mono ``audio`` ``(N,)`` in chunks (or ``fn``:
+    ``(1, C, N) -> ...`` to ``(C, N)`` audio, chunked alike); ``(frames, K)``."""
+    frames = -(-audio.shape[-1] // hop)
     chunk = max(1, int(chunk_seconds * rate) // hop)
     ctx = int(context_seconds * rate) // hop
     out = []
     for f0 in range(0, frames, chunk):
         f1 = min(frames, f0 + chunk)
         a0, a1 = max(0, f0 - ctx), min(frames, f1 + ctx)
-        seg = audio[a0 * hop:a1 * hop]
-        if len(seg) < (a1 - a0) * hop:
-            seg = np.pad(seg, (0, (a1 - a0) * hop - len(seg)))
+        seg = audio[..., a0 * hop:a1 * hop]
+        if seg.shape[-1] < (a1 - a0) * hop:
+            seg = np.pad(seg, [(0, 0)] * (seg.ndim - 1) + [(0, (a1 - a0) * hop - seg.shape[-1])])
         res = fn(seg[None].astype(np.float32))[0]
         out.append(res[f0 - a0:f0 - a0 + (f1 - f0)])
     return np.concatenate(out, axis=0)

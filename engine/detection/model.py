@@ -1,7 +1,8 @@
 """The frame-wise sound event detector: a small Cnn14-style CRNN (tensors in, tensors out).
 
-Shapes: audio ``(batch, samples)`` at ``cfg.front.sample_rate`` -> logits ``(batch, frames, classes)``
-with ``frames = ceil(samples / hop)`` (one per 10 ms). ``torch.sigmoid`` of the logits is the per-frame
+Shapes: audio ``(batch, samples)`` at ``cfg.front.sample_rate`` (``(batch, cfg.inputs, samples)`` for a
+model with several inputs) -> logits ``(batch, frames, classes)`` with ``frames = ceil(samples / hop)``
+(one per 10 ms). ``torch.sigmoid`` of the logits is the per-frame
 probability that each class sounds.
 """
 from __future__ import annotations
@@ -36,9 +37,12 @@ class ConvBlock(nn.Module):
 
 
 def log_mel_bn(spec: nn.Module, logmel: nn.Module, bn0: nn.BatchNorm2d, audio: torch.Tensor) -> torch.Tensor:
-    """audio ``(B, N)`` -> normalised log-mel ``(B, 1, T, M)``; bn0 normalises each mel bin (PANNs)."""
-    x = logmel(spec(audio))
-    return bn0(x.transpose(1, 3)).transpose(1, 3)
+    """audio ``(B, N)`` or ``(B, C, N)`` -> normalised log-mel ``(B, C, T, M)`` (C = 1 for ``(B, N)``);
+    bn0 normalises each mel bin (PANNs), with the same statistics for every channel."""
+    batch = audio.shape[0]
+    x = logmel(spec(audio.reshape(-1, audio.shape[-1])))                 # (B * C, 1, T, M)
+    x = bn0(x.transpose(1, 3)).transpose(1, 3)
+    return x.reshape(batch, -1, x.shape[2], x.shape[3])
 
 
 class FrameDetector(nn.Module):
@@ -50,7 +54,7 @@ class FrameDetector(nn.Module):
         self.spectrogram_extractor = Spectrogram(cfg.front)
         self.logmel_extractor = LogmelFilterBank(cfg.front)
         self.bn0 = nn.BatchNorm2d(cfg.front.n_mels)
-        chans = (1,) + tuple(cfg.widths)
+        chans = (cfg.inputs,) + tuple(cfg.widths)
         self.blocks = nn.ModuleList(ConvBlock(a, b) for a, b in zip(chans[:-1], chans[1:]))
         width = cfg.widths[-1]
         self.gru = (nn.GRU(width, cfg.gru_hidden, batch_first=True, bidirectional=True)
@@ -63,7 +67,9 @@ class FrameDetector(nn.Module):
         return self.config.classes
 
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
-        """audio ``(B, N)`` -> frame logits ``(B, ceil(N / hop), K)``."""
+        """audio ``(B, N)`` (or ``(B, inputs, N)``) -> frame logits ``(B, ceil(N / hop), K)``."""
+        if (audio.dim() == 3 and audio.shape[1] != self.config.inputs) or (audio.dim() == 2 and self.config.inputs != 1):
+            raise ValueError(f"this detector takes {self.config.inputs} input channel(s), got shape {tuple(audio.shape)}")
         x = log_mel_bn(self.spectrogram_extractor, self.logmel_extractor, self.bn0, audio)
         frames = x.shape[2]
         factor = self.config.time_factor

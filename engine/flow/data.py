@@ -55,13 +55,25 @@ def _crop(audio: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
     return audio[start:start + n]
 
 
+def draw_classes(classes, max_classes: int, rng: np.random.Generator) -> list[str]:
+    """The target class first, then 1..max_classes-1 others, all distinct."""
+    n = int(rng.integers(2, min(max_classes, len(classes)) + 1))
+    return [classes[i] for i in rng.choice(len(classes), size=n, replace=False)]
+
+
+def condition_latent(latents, coarse: str, fine: str, p_fine: float, rng: np.random.Generator) -> torch.Tensor:
+    """The latent the text pipeline would pick: the fine label's with probability ``p_fine`` (when the
+    latents have one), else the coarse class's."""
+    use_fine = fine in latents["fine"] and rng.random() < p_fine
+    return (latents["fine"][fine] if use_fine else latents["coarse"][coarse]).float()
+
+
 def make_example(bank: FlowBank, num_samples: int, latents: dict[str, dict[str, torch.Tensor]],
                  rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, torch.Tensor]:
     """One ``(mixture, target, z)``; mixture and target ``(num_samples,)``."""
     cfg = bank.cfg
     classes = bank.classes
-    n = int(rng.integers(2, min(cfg.max_classes, len(classes)) + 1))
-    chosen = [classes[i] for i in rng.choice(len(classes), size=n, replace=False)]
+    chosen = draw_classes(classes, cfg.max_classes, rng)
     target = np.zeros(num_samples, np.float32)
     mixture = np.zeros(num_samples, np.float32)
     fine = ""
@@ -74,10 +86,7 @@ def make_example(bank: FlowBank, num_samples: int, latents: dict[str, dict[str, 
         if k == 0:
             target += audio
             fine = stem.fine
-    coarse = chosen[0]
-    use_fine = fine in latents["fine"] and rng.random() < cfg.p_fine
-    z = latents["fine"][fine] if use_fine else latents["coarse"][coarse]
-    return mixture, target, z.float()
+    return mixture, target, condition_latent(latents, chosen[0], fine, cfg.p_fine, rng)
 
 
 def make_batch(bank: FlowBank, num_samples: int, batch_size: int, latents, rng: np.random.Generator
