@@ -8,6 +8,7 @@ import csv
 import os
 import time
 from pathlib import Path
+from typing import Callable
 
 import torch
 
@@ -44,3 +45,20 @@ def save_optimizer(optimizer: torch.optim.Optimizer, directory: Path) -> None:
     tmp = directory / "optimizer.pt.tmp"
     torch.save(optimizer.state_dict(), tmp)
     os.replace(tmp, directory / "optimizer.pt")
+
+
+def load_optimizer(optimizer: torch.optim.Optimizer, directory: Path) -> None:
+    """Restore the state :func:`save_optimizer` wrote in ``directory``."""
+    optimizer.load_state_dict(torch.load(Path(directory) / "optimizer.pt", weights_only=True))
+
+
+def checkpoint_last(save: Callable[[Path], object], optimizer: torch.optim.Optimizer, directory: Path, step: int,
+                    control_dir: str | Path = CONTROL_DIR) -> bool:
+    """Write a run's last checkpoint (``save(directory)``) with its optimizer beside it; True when
+    ``STOP_TRAINING`` asks the run to stop here."""
+    save(directory)
+    save_optimizer(optimizer, directory)
+    if stop_requested(control_dir):
+        print(f"STOP_TRAINING in {control_dir}: stopping at step {step}", flush=True)
+        return True
+    return False

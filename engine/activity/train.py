@@ -29,7 +29,7 @@ from ..detection.calibrate import GRID
 from ..detection.checkpoint import load_detector, save_detector
 from ..detection.metrics import f1_from_counts
 from ..detection.model import FrameDetector
-from ..runlog import CONTROL_DIR, save_optimizer, stop_requested, trim_log, wait_while_quiet
+from ..runlog import CONTROL_DIR, checkpoint_last, load_optimizer, trim_log, wait_while_quiet
 from .data import ActivityDataConfig, ActivityExamples, make_examples
 
 LOG_FIELDS = ["step", "wall_s", "cpu_s", "loss", "lr", "valid_auc", "valid_f1", "best_auc"]
@@ -89,9 +89,10 @@ def predict(model: FrameDetector, data: ActivityExamples, batch: int = 32) -> np
     """``(count, frames)`` probabilities of each example's target."""
     was = model.training
     model.eval()
-    out = [torch.sigmoid(target_logits(model, *[t for i, t in enumerate(data.batch(np.arange(s, min(s + batch, len(data)))))
-                                                if i != 1])).numpy()
-           for s in range(0, len(data), batch)]
+    out = []
+    for start in range(0, len(data), batch):
+        inputs, _, classes = data.batch(np.arange(start, min(start + batch, len(data))))
+        out.append(torch.sigmoid(target_logits(model, inputs, classes)).numpy())
     model.train(was)
     return np.concatenate(out)
 
@@ -177,7 +178,7 @@ def train(out: str | Path, cfg: ActivityTrainConfig, threads: int = 2, control_d
         meta = json.loads((last / "detector.json").read_text())
         step, best, cpu_used = int(meta["step"]), float(meta.get("best_auc", -math.inf)), float(meta.get("cpu_s", 0))
         model.load_state_dict(load_file(str(last / "detector.safetensors")))
-        opt.load_state_dict(torch.load(last / "optimizer.pt", weights_only=True))
+        load_optimizer(opt, last)
         print(f"resuming {out} at step {step} (best valid AUC {best:.3f})", flush=True)
     elif progress:
         s = scores(predict(model, valid), valid, classes)
@@ -222,10 +223,8 @@ def train(out: str | Path, cfg: ActivityTrainConfig, threads: int = 2, control_d
         writer.writerow(row)
         log.flush()
         if step % cfg.checkpoint_every == 0 or step == cfg.steps:
-            save_detector(model, last, {"step": step, "best_auc": best, "cpu_s": cpu, "kind": "target-activity"})
-            save_optimizer(opt, last)
-            if stop_requested(control_dir):
-                print(f"STOP_TRAINING in {control_dir}: stopping at step {step}", flush=True)
+            meta = {"step": step, "best_auc": best, "cpu_s": cpu, "kind": "target-activity"}
+            if checkpoint_last(lambda d: save_detector(model, d, meta), opt, last, step, control_dir):
                 break
         if progress and step % 50 == 0:
             print(f"step {step} loss {loss.item():.4f} lr {lr:.2e} {time.time() - wall0:.0f} s", flush=True)
@@ -238,14 +237,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", required=True)
     p.add_argument("--threads", type=int, default=2)
     defaults = ActivityTrainConfig()
-    for name in ("examples", "valid_examples", "shard", "steps", "batch_size", "lr", "validate_every",
-                 "checkpoint_every", "seed"):
+    options = ("examples", "valid_examples", "shard", "steps", "batch_size", "lr", "validate_every",
+               "checkpoint_every", "seed")
+    for name in options:
         p.add_argument(f"--{name.replace('_', '-')}", type=type(getattr(defaults, name)),
                        default=getattr(defaults, name))
     a = p.parse_args(argv)
-    cfg = ActivityTrainConfig(**{k: getattr(a, k) for k in ("examples", "valid_examples", "shard", "steps",
-                                                             "batch_size", "lr", "validate_every",
-                                                             "checkpoint_every", "seed")})
+    cfg = ActivityTrainConfig(**{k: getattr(a, k) for k in options})
     result = train(a.out, cfg, a.threads)
     print(json.dumps(result))
     return 0

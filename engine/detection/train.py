@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file
 
-from ..runlog import CONTROL_DIR, save_optimizer, stop_requested, wait_while_quiet
+from ..runlog import CONTROL_DIR, checkpoint_last, load_optimizer, wait_while_quiet
 from ..taxonomy import CORE_CLASSES
 from .batches import StemBank, make_batch, make_example
 from .checkpoint import save_detector
@@ -88,7 +88,7 @@ def train(out: str | Path, model_cfg: DetectorConfig, cfg: DetectorTrainConfig, 
         model = FrameDetector(DetectorConfig.from_dict(meta["config"]))
         model.load_state_dict(load_file(str(last / "detector.safetensors")))
         opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-        opt.load_state_dict(torch.load(last / "optimizer.pt", weights_only=True))
+        load_optimizer(opt, last)
         step, best, cpu_used = int(meta["step"]), float(meta.get("best_f1_core", -1.0)), float(meta.get("cpu_s", 0))
         print(f"resuming {out} at step {step} (best valid F1 {best:.4f})", flush=True)
     model.train()
@@ -147,11 +147,8 @@ def train(out: str | Path, model_cfg: DetectorConfig, cfg: DetectorTrainConfig, 
         log.flush()
         if step % cfg.checkpoint_every == 0 or step == cfg.steps:
             cpu_total = cpu_used + time.process_time() - cpu0
-            save_detector(model, last, {"step": step, "best_f1_core": best, "cpu_s": cpu_total})
-            save_optimizer(opt, last)
-            if stop_requested(control_dir):
-                print(f"STOP_TRAINING in {control_dir}: stopping at step {step}", flush=True)
-                stopping = True
+            meta = {"step": step, "best_f1_core": best, "cpu_s": cpu_total}
+            stopping = checkpoint_last(lambda d: save_detector(model, d, meta), opt, last, step, control_dir)
         if progress and step % 20 == 0:
             print(f"step {step} loss {float(loss):.4f} lr {lr:.2e} {time.time() - wall0:.0f} s", flush=True)
     log.close()

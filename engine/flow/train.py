@@ -27,7 +27,7 @@ from safetensors.torch import load_file
 
 from ..checkpoint import load_latents
 from ..metrics import si_sdr
-from ..runlog import CONTROL_DIR, save_optimizer, stop_requested, trim_log, wait_while_quiet
+from ..runlog import CONTROL_DIR, checkpoint_last, load_optimizer, trim_log, wait_while_quiet
 from ..spectral import Stft
 from .checkpoint import save_flow
 from .config import FlowConfig, FlowTrainConfig
@@ -104,7 +104,7 @@ def train(out: str | Path, model_cfg: FlowConfig, cfg: FlowTrainConfig, latents_
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
     if step:
         model.load_state_dict(load_file(str(last / "flow.safetensors")))
-        opt.load_state_dict(torch.load(last / "optimizer.pt", weights_only=True))
+        load_optimizer(opt, last)
         print(f"resuming {out} at step {step} (best valid SI-SDRi {best:.2f} dB)", flush=True)
     model.train()
     (out / "train_config.json").write_text(json.dumps({"model": model_cfg.to_dict(), "train": asdict(cfg),
@@ -167,12 +167,8 @@ def train(out: str | Path, model_cfg: FlowConfig, cfg: FlowTrainConfig, latents_
         writer.writerow(row)
         log.flush()
         if step % cfg.checkpoint_every == 0 or step == cfg.steps:
-            save_flow(model, last, {"step": step, "best_si_sdri": best,
-                                    "cpu_s": cpu_used + time.process_time() - cpu0})
-            save_optimizer(opt, last)
-            if stop_requested(control_dir):
-                print(f"STOP_TRAINING in {control_dir}: stopping at step {step}", flush=True)
-                stopping = True
+            meta = {"step": step, "best_si_sdri": best, "cpu_s": cpu_used + time.process_time() - cpu0}
+            stopping = checkpoint_last(lambda d: save_flow(model, d, meta), opt, last, step, control_dir)
         if progress and step % 20 == 0:
             print(f"step {step} loss {loss.item():.4f} lr {lr:.2e} {time.time() - wall0:.0f} s", flush=True)
     log.close()
