@@ -81,8 +81,31 @@ def save_audio(path: str | os.PathLike, audio: np.ndarray, sample_rate: int, sub
                    "OGG": "VORBIS", "MP3": "MPEG_LAYER_III"}[fmt]
     if not subtype.startswith(("FLOAT", "DOUBLE")):
         audio = np.clip(audio, -1.0, 1.0)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(str(path), audio.T, int(sample_rate), subtype=subtype, format=fmt)
+    ensure_writable(path)
+    try:
+        sf.write(str(path), audio.T, int(sample_rate), subtype=subtype, format=fmt)
+    except (OSError, sf.LibsndfileError) as e:
+        raise AudioFileError(f"{path}: cannot write this file ({_short_reason(e)})") from None
+    return path
+
+
+def _short_reason(error: Exception) -> str:
+    text = str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
+    return text.split(": ", 1)[-1] if text.startswith("Error opening") else text
+
+
+def ensure_writable(path: str | Path) -> Path:
+    """Create ``path``'s folder if needed and check that a file can be written there; raises
+    AudioFileError with a one-line reason otherwise (called before long work, so none is lost)."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise AudioFileError(f"{path}: cannot create its folder ({e.strerror or e})") from None
+    if path.is_dir():
+        raise AudioFileError(f"{path}: is a folder, not a file name")
+    if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise AudioFileError(f"{path}: not writable (permission denied)")
     return path
 
 

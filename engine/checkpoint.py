@@ -70,8 +70,22 @@ def save_checkpoint(directory: str | Path, model: QuerySeparator, classes: list[
         "source_commit": source_commit(),
         **(extra or {}),
     }
-    return write_weights(directory, model, WEIGHTS, CONFIG, meta,
-                         {"format": "eventsep", "version": str(FORMAT_VERSION)})
+    out = write_weights(directory, model, WEIGHTS, CONFIG, meta,
+                        {"format": "eventsep", "version": str(FORMAT_VERSION)})
+    if model.config.class_vocab:
+        save_learned_latents(directory, model)
+    return out
+
+
+def save_learned_latents(directory: str | Path, model: QuerySeparator) -> Path:
+    """The learned class embeddings as the checkpoint's class latents (what ``--class NAME`` uses):
+    coarse classes by name, fine labels without their ``fine:`` prefix; count 0 marks them as learned."""
+    latents: dict[str, dict[str, torch.Tensor]] = {"coarse": {}, "fine": {}}
+    for name, z in model.class_latents().items():
+        level, key = ("fine", name[len("fine:"):]) if name.startswith("fine:") else ("coarse", name)
+        latents[level][key] = z
+    counts = {level: {k: 0 for k in latents[level]} for level in latents}
+    return save_latents(directory, latents, counts)
 
 
 def read_checkpoint_meta(directory: str | Path) -> dict[str, Any]:

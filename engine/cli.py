@@ -81,6 +81,28 @@ def add_train(sub) -> None:
     p.add_argument("--query-widths", type=_csv_ints, default=None,
                    help="Query-net conv widths, 6 values (default: 32,32,64,64,128,128)")
     p.add_argument("--latent-dim", type=int, default=None, help="latent size (default: 32)")
+    p.add_argument("--recipe", default="thesis", choices=("thesis", "classquery"),
+                   help="thesis: own-clip query, VAE, latent regression; classquery: learned class embeddings "
+                        "and other-clip queries, absent targets trained (SPEC 2a) (default: thesis)")
+    p.add_argument("--arch", default="unet", choices=("unet", "fcgru", "melgru", "tcn"),
+                   help="separator design: the thesis U-Net, or a streamable one (default: unet)")
+    p.add_argument("--hidden", type=int, default=None, help="width of a streamable design (default: 256)")
+    p.add_argument("--core-layers", type=int, default=None,
+                   help="GRU or TCN layers of a streamable design (default: 2)")
+    p.add_argument("--lookahead", type=int, default=None,
+                   help="frames a streamable design looks ahead (default: 1)")
+    p.add_argument("--p-absent", type=float, default=0.1,
+                   help="classquery: probability that the queried class is absent from the mixture (0.1)")
+    p.add_argument("--p-class-query", type=float, default=0.5,
+                   help="classquery: probability of conditioning on the class embedding, not a clip (0.5)")
+    p.add_argument("--lambda-align", type=float, default=0.1,
+                   help="classquery: weight of the clip-latent/class-embedding classification (0.1)")
+    p.add_argument("--adam-beta1", type=float, default=None,
+                   help="Adam's beta1 (default: 0.5 as the thesis; 0.9 with --recipe classquery)")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--max-seconds", type=float, default=None,
+                   help="stop at the first checkpoint after this much logged training time (designs compared "
+                        "at equal time; the same command with a larger value continues)")
     p.add_argument("--tiny", action="store_true", help="the tiny registered model (tests, smoke runs)")
     p.add_argument("--workers", type=int, default=0, help="data-loader worker processes (default: 0)")
     p.add_argument("--seed", type=int, default=0, help="seed of weights, data and noise (default: 0)")
@@ -110,6 +132,19 @@ def cmd_train(args) -> int:
         overrides["query_channels"] = args.query_widths
     if args.latent_dim:
         overrides["latent_dim"] = args.latent_dim
+    overrides["arch"] = args.arch
+    for name in ("hidden", "core_layers", "lookahead"):
+        if getattr(args, name) is not None:
+            if getattr(args, name) < (0 if name == "lookahead" else 1):
+                raise EventSepError(f"--{name.replace('_', '-')} is too small")
+            overrides[name] = getattr(args, name)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    for name in ("p_absent", "p_class_query"):
+        if not 0.0 <= getattr(args, name) <= 1.0:
+            raise EventSepError(f"--{name.replace('_', '-')} must be in [0, 1]")
     model_cfg = tiny_model_config(**overrides) if args.tiny else ModelConfig(**overrides)
     for name, value in (("steps", args.steps), ("batch-size", args.batch_size), ("max-classes", args.max_classes)):
         if value < 1:
@@ -126,12 +161,16 @@ def cmd_train(args) -> int:
                       lr_decay_amount=args.lr_decay_amount, lr_min=args.lr_min, lambda_recon=args.lambda_recon,
                       lambda_kl=args.lambda_kl, lambda_latent=args.lambda_latent, max_classes=args.max_classes,
                       seed=args.seed, num_workers=args.workers, validate_every=args.validate_every,
-                      valid_batches=args.valid_batches, checkpoint_every=args.checkpoint_every)
+                      valid_batches=args.valid_batches, checkpoint_every=args.checkpoint_every,
+                      recipe=args.recipe, p_absent=args.p_absent, p_class_query=args.p_class_query,
+                      lambda_align=args.lambda_align,
+                      betas=(args.adam_beta1 if args.adam_beta1 is not None else
+                             0.9 if args.recipe == "classquery" else 0.5, 0.999))
     source = open_stem_source(args.source, "train", model_cfg.sample_rate)
     valid = open_stem_source(args.valid_source or args.source, "valid", model_cfg.sample_rate)
     t0 = time.time()
     result = train(args.out, source, valid, model_cfg, cfg, device=args.device, resume=not args.no_resume,
-                init_from=args.init_from, progress=not args.quiet)
+                init_from=args.init_from, progress=not args.quiet, max_seconds=args.max_seconds)
     print(f"trained {result.step} steps into {result.run_dir} in {time.time() - t0:.1f} s")
     return 0
 
@@ -265,6 +304,14 @@ def cmd_separate(args) -> int:
         if args.residual:
             r = Path(args.residual)
             residual = r / (path.stem + ext) if (batch or not r.suffix) else r
+        clash = [p for p in (target, residual) if p is not None and p.resolve() == path.resolve()]
+        if clash:
+            message = f"{clash[0]}: is the input file itself; choose another output name"
+            if not batch:
+                raise EventSepError(message)
+            failures += 1
+            bar.write(f"skipped {path}: {message}")
+            continue
         t0 = time.time()
         try:
             result = separate_file(model, path, target, z, residual, args.iterate, progress=not args.quiet)

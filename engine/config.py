@@ -41,6 +41,18 @@ class ModelConfig:
     adain_last_layer: bool = True
     # Length of the segments the network sees (thesis: 3 s); offline separation chunks at this size.
     segment_seconds: float = 3.0
+    # "unet": the thesis' Query-net + U-Net (above). A streamable design (engine.streamnet): "fcgru",
+    # "melgru" or "tcn", with the light Query-net; the fields below size it.
+    arch: str = "unet"
+    hidden: int = 256
+    core_layers: int = 2
+    context_past: int = 2
+    lookahead: int = 1
+    mel_bands: int = 96
+    query_hidden: int = 256
+    # Names of the learned class embeddings (coarse classes, then "fine:<label>"), in the latent space
+    # of the Query-net; empty for models whose class latents are means taken after training.
+    class_vocab: tuple[str, ...] = ()
 
     @property
     def segment_samples(self) -> int:
@@ -54,7 +66,8 @@ class ModelConfig:
         data = dict(data)
         stft = StftConfig(**data.pop("stft", {}))
         return cls(stft=stft, **config_kwargs(cls, data, "model",
-                                              ("query_channels", "query_time_strides", "separator_channels")))
+                                              ("query_channels", "query_time_strides", "separator_channels",
+                                               "class_vocab")))
 
 
 def config_kwargs(cls, data: dict[str, Any], what: str, tuple_keys: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -94,6 +107,15 @@ class TrainConfig:
     query_other: float = 0.0
     gain_low: float = 0.25
     gain_high: float = 1.25
+    # "thesis": the losses and mixtures above. "classquery" (SPEC §2a, engine.querymix): the query is a
+    # learned class embedding or another clip of the class, never the target; absent targets are trained.
+    recipe: str = "thesis"
+    p_absent: float = 0.1          # the queried class is not in the mixture (answer: silence)
+    p_class_query: float = 0.5     # condition on the class embedding instead of the other clip's latent
+    p_fine_query: float = 0.3      # ... the fine label's embedding instead of the coarse class's
+    p_same_fine: float = 0.5       # the other clip has the target's fine label
+    lambda_align: float = 0.1      # weight of the clip-latent -> class-embedding classification loss
+    align_scale: float = 10.0      # cosine-logit scale of that classification
     # Housekeeping
     seed: int = 0
     num_workers: int = 0

@@ -82,14 +82,16 @@ class MixtureStream(IterableDataset):
     """
 
     def __init__(self, source: StemSource, num_samples: int, cfg: TrainConfig, start_step: int = 0,
-                 stream: int = 0, end_step: int | None = None):
+                 stream: int = 0, end_step: int | None = None, maker=None):
         self.source, self.num_samples, self.cfg = source, num_samples, cfg
         self.start_step, self.stream = start_step, stream
         self.end_step = cfg.steps if end_step is None else end_step
+        # maker(source, num_samples, batch_size, rng, cfg) -> batch; default: the thesis' mixtures
+        self.maker = maker or make_batch
 
     def __iter__(self):
         info = get_worker_info()
         wid, nw = (info.id, info.num_workers) if info else (0, 1)
         for step in range(self.start_step + wid, self.end_step, nw):
             rng = batch_rng(self.cfg.seed, self.stream, step)
-            yield step, make_batch(self.source, self.num_samples, self.cfg.batch_size, rng, self.cfg)
+            yield step, self.maker(self.source, self.num_samples, self.cfg.batch_size, rng, self.cfg)

@@ -12,6 +12,7 @@ from torch import nn
 
 from .config import ModelConfig
 from .spectral import Stft, magnitude_features
+from .streamnet import LightQueryNet, StreamSeparator, to_sphere
 
 
 class QueryNet(nn.Module):
@@ -154,8 +155,26 @@ class QuerySeparator(nn.Module):
         super().__init__()
         self.config = config
         self.stft = Stft(config.stft)
-        self.query_net = QueryNet(config)
-        self.separator = Separator(config)
+        if config.arch == "unet":
+            self.query_net = QueryNet(config)
+            self.separator = Separator(config)
+        else:
+            self.query_net = LightQueryNet(config)
+            self.separator = StreamSeparator(config)
+        if config.class_vocab:
+            # learned class queries, on the Query-net's sphere (engine.streamnet.to_sphere)
+            self.class_embedding = nn.Parameter(torch.randn(len(config.class_vocab), config.latent_dim))
+
+    @property
+    def streamable(self) -> bool:
+        return self.config.arch != "unet"
+
+    def class_latents(self) -> dict[str, torch.Tensor]:
+        """The learned class embeddings by name (``"piano"``, ``"fine:Violin"``); empty when none."""
+        if not self.config.class_vocab:
+            return {}
+        z = to_sphere(self.class_embedding, self.config.latent_dim ** 0.5)
+        return dict(zip(self.config.class_vocab, z))
 
     def encode_magnitude(self, magnitude: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """mu and log-variance of a ``(nb_samples, nb_bins, nb_frames)`` query magnitude."""

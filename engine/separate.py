@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from .audio import load_audio, match_length, resample, save_audio
+from .audio import ensure_writable, load_audio, match_length, resample, save_audio
 from .checkpoint import load_latents
 from .errors import EventSepError
 from .models import QuerySeparator, slerp
@@ -70,7 +70,15 @@ def apply_model(model: QuerySeparator, mixture: torch.Tensor, z: torch.Tensor, s
                 overlap: float = 0.25, residual: bool = False, batch_chunks: int = 4,
                 progress: bool = False) -> torch.Tensor:
     """Separate ``(nb_channels, nb_timesteps)`` audio at the model rate with latent ``z`` (see
-    :func:`overlap_add` for the chunking); returns the estimate (or the residual), same shape."""
+    :func:`overlap_add` for the chunking); returns the estimate (or the residual), same shape.
+
+    A streamable model runs over the whole signal in one causal pass instead (no chunks, no overlap):
+    the live effect computes the same thing frame by frame, so offline and streamed outputs agree."""
+    if model.streamable:
+        z = z.to(mixture.dtype)
+        with torch.no_grad():
+            return model.separate(mixture, z[None].expand(mixture.shape[0], -1) if z.dim() == 1 else z,
+                                  residual=residual)
     return overlap_add(lambda chunk, zb: model.separate(chunk, zb, residual=residual), mixture, z,
                        segment or model.config.segment_samples, overlap, batch_chunks, progress)
 
@@ -220,6 +228,9 @@ def separate_array(model: QuerySeparator, audio: np.ndarray, sample_rate: int, z
 def separate_file(model: QuerySeparator, path: str | Path, out: str | Path, z: torch.Tensor,
                   residual_out: str | Path | None = None, iterations: int = 0, progress: bool = False
                   ) -> SeparationResult:
+    ensure_writable(out)                      # before the work, so a bad path loses nothing
+    if residual_out is not None:
+        ensure_writable(residual_out)
     audio, rate = load_audio(path)
     result = separate_array(model, audio, rate, z, iterations, progress)
     # float WAV keeps the exact estimate/residual sum; other formats use their defaults

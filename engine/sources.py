@@ -7,7 +7,8 @@ from .stems import StemSource, SyntheticStemSource
 
 SOURCE_HELP = ("stem source: 'corpus' (rendered corpus, FluidR3; 'corpus:musescore' or 'corpus:timgm' "
                "for the unseen-timbre soundfonts), 'synthetic' (tones vs noise, for smoke tests), "
-               "'musdb:PATH' (MUSDB18-HQ folder) or 'slakh:PATH' (Slakh2100 folder)")
+               "'musdb:PATH' (MUSDB18-HQ folder), 'slakh:PATH' (Slakh2100 folder) or 'bank' (the corpus "
+               "rendered once to disk by `eventsep corpus bank`; 'bank:DIR' for another bank root)")
 
 
 def open_stem_source(spec: str, split: str = "train", sample_rate: int = 22050) -> StemSource:
@@ -20,6 +21,13 @@ def open_stem_source(spec: str, split: str = "train", sample_rate: int = 22050) 
     if kind == "slakh":
         from .folders import slakh_source
         return slakh_source(arg, split, sample_rate)
+    if kind == "bank":
+        from .corpus.bank import BankStemSource, bank_dir
+        from .corpus.paths import CorpusError
+        try:
+            return BankStemSource(bank_dir(arg or None, split, "fluidr3"))
+        except CorpusError as e:
+            raise EventSepError(str(e)) from None
     if kind == "corpus":
         try:
             from .corpus import CorpusStemSource

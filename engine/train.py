@@ -26,13 +26,17 @@ from .config import ModelConfig, TrainConfig
 from .metrics import si_sdr
 from .mixing import MixtureStream, batch_rng, make_batch
 from .models import QuerySeparator, kl_to_standard_normal, reparameterise
-from .runlog import trim_log
+from .query_objective import QueryObjective, query_batch_maker, validate_query
+from .querymix import class_vocabulary
+from .runlog import stop_requested, trim_log, wait_while_quiet
 from .stems import StemSource
 
 TRAIN_STATE = "train_state.safetensors"
 TRAIN_META = "train_state.json"
 LOG = "log.csv"
-LOG_FIELDS = ["step", "loss", "recon", "kl", "latent", "lr", "valid_recon", "valid_si_sdri", "seconds"]
+LOG_FIELDS = ["step", "loss", "recon", "kl", "latent", "align", "lr", "valid_recon", "valid_si_sdri",
+              "valid_class_si_sdri", "valid_clip_si_sdri", "valid_absent_db", "seconds"]
+RECIPES = ("thesis", "classquery")
 
 
 class TrainingObjective(nn.Module):
@@ -150,11 +154,16 @@ def validate(model: QuerySeparator, source: StemSource, num_samples: int, cfg: T
 def train(run_dir: str | Path, source: StemSource, valid_source: StemSource | None,
           model_config: ModelConfig | None = None, cfg: TrainConfig | None = None, device: str = "auto",
           resume: bool = True, init_from: str | Path | None = None, progress: bool = True,
-          on_step: Callable[[int, dict], None] | None = None) -> "TrainResult":
+          on_step: Callable[[int, dict], None] | None = None, max_seconds: float | None = None
+          ) -> "TrainResult":
     """Train into ``run_dir``; resumes from it when it holds a checkpoint (and ``resume``).
 
     The run's model config and training config are taken from the checkpoint when resuming, so a
     resumed run continues the same recipe. Returns the run folder and the trained model.
+
+    ``max_seconds``: stop at the first checkpoint after this much logged training time (the clock
+    continues across resumes): runs compared at equal time. A ``QUIET`` file in ``runlog.CONTROL_DIR``
+    pauses the run (a timing benchmark is on); ``STOP_TRAINING`` stops it at its next checkpoint.
     """
     run_dir = Path(run_dir)
     cfg = cfg or TrainConfig()
@@ -174,10 +183,16 @@ def train(run_dir: str | Path, source: StemSource, valid_source: StemSource | No
         model, _ = load_model(init_from)
     else:
         torch.manual_seed(cfg.seed)
-        model = QuerySeparator(model_config or ModelConfig())
+        model_config = model_config or ModelConfig()
+        if cfg.recipe == "classquery" and not model_config.class_vocab:
+            model_config = replace(model_config, class_vocab=class_vocabulary(source.classes, source.fine_labels))
+        model = QuerySeparator(model_config)
+    if cfg.recipe not in RECIPES:
+        raise ValueError(f"unknown recipe {cfg.recipe!r}; one of {RECIPES}")
+    query_recipe = cfg.recipe == "classquery"
     model.to(dev).train()
     classes = list(source.classes)
-    objective = TrainingObjective(model, cfg)
+    objective = QueryObjective(model, cfg) if query_recipe else TrainingObjective(model, cfg)
     if info.world_size > 1:
         objective = nn.parallel.DistributedDataParallel(
             objective, device_ids=[dev.index] if dev.type == "cuda" else None)
@@ -201,7 +216,8 @@ def train(run_dir: str | Path, source: StemSource, valid_source: StemSource | No
                 csv.writer(f).writerow(LOG_FIELDS)
 
     num_samples = model.config.segment_samples
-    stream = MixtureStream(source, num_samples, cfg, start_step=start, stream=info.rank)
+    stream = MixtureStream(source, num_samples, cfg, start_step=start, stream=info.rank,
+                           maker=query_batch_maker(model) if query_recipe else None)
     loader = DataLoader(stream, batch_size=None, num_workers=cfg.num_workers,
                         persistent_workers=False, prefetch_factor=4 if cfg.num_workers else None)
     bar = tqdm(total=cfg.steps, initial=start, desc="train", unit="step", disable=not (progress and info.is_main),
@@ -209,10 +225,14 @@ def train(run_dir: str | Path, source: StemSource, valid_source: StemSource | No
     t0, running = time.time(), {}
     done = start
     for step, batch in loader:
+        wait_while_quiet()
         for group in optimizer.param_groups:
             group["lr"] = cfg.lr_at(step)
         torch.manual_seed(cfg.seed * 1_000_003 + step * 7919 + info.rank)
-        losses = objective(batch["mixture"].to(dev), batch["target"].to(dev), batch["query"].to(dev))
+        if query_recipe:
+            losses = objective({k: v.to(dev) for k, v in batch.items()})
+        else:
+            losses = objective(batch["mixture"].to(dev), batch["target"].to(dev), batch["query"].to(dev))
         optimizer.zero_grad(set_to_none=True)
         losses["loss"].backward()
         if cfg.grad_clip:
@@ -230,12 +250,20 @@ def train(run_dir: str | Path, source: StemSource, valid_source: StemSource | No
             bar.set_postfix(loss=f"{row['loss']:.3f}", recon=f"{row['recon']:.3f}")
         if valid_source is not None and (done % cfg.validate_every == 0 or done == cfg.steps):
             if info.is_main:
-                val = validate(model, valid_source, num_samples, cfg, dev)
+                if query_recipe:
+                    val = validate_query(model, valid_source, num_samples, cfg, dev)
+                    bar.write(f"step {done}: valid SI-SDRi from class {val['valid_class_si_sdri']:.2f} dB, "
+                              f"from other clip {val['valid_clip_si_sdri']:.2f} dB, "
+                              f"absent {val['valid_absent_db']:.1f} dB")
+                    score = -val["valid_score"]          # lower is better, as the reconstruction loss
+                else:
+                    val = validate(model, valid_source, num_samples, cfg, dev)
+                    bar.write(f"step {done}: valid recon {val['valid_recon']:.4f}, "
+                              f"SI-SDRi {val['valid_si_sdri']:.2f} dB")
+                    score = val["valid_recon"]
                 row = {**(row or {}), **val}
-                bar.write(f"step {done}: valid recon {val['valid_recon']:.4f}, "
-                          f"SI-SDRi {val['valid_si_sdri']:.2f} dB")
-                if val["valid_recon"] < best:
-                    best = val["valid_recon"]
+                if score < best:
+                    best = score
                     save_checkpoint(run_dir / "best", model, classes, done, {"valid": val})
         if row is not None and info.is_main:
             row.update(step=done, lr=cfg.lr_at(step), seconds=round(seconds_before + time.time() - t0, 2))
@@ -246,6 +274,10 @@ def train(run_dir: str | Path, source: StemSource, valid_source: StemSource | No
         if info.is_main and (done % cfg.checkpoint_every == 0 or done == cfg.steps):
             save_checkpoint(run_dir, model, classes, done)
             _save_train_state(run_dir, optimizer, done, cfg, best)
+            elapsed = seconds_before + time.time() - t0
+            if info.world_size == 1 and (stop_requested() or (max_seconds is not None and elapsed >= max_seconds)):
+                bar.write(f"stopping at step {done} ({elapsed:.0f} s of training logged)")
+                break
     bar.close()
     if info.world_size > 1:
         dist.barrier()

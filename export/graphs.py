@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from engine.models import QueryNet, Separator
+from engine.models import Separator
 
 
 class TwoPassInstanceNorm(nn.Module):
@@ -107,10 +107,11 @@ class LatentFoldedConv(nn.Module):
 class SeparatorGraph(nn.Module):
     """``magnitude (B, nb_bins, T)``, ``z (B, latent_dim)`` -> ``mask (B, nb_bins, T)``, any T >= 1."""
 
-    def __init__(self, separator: Separator):
+    def __init__(self, separator: nn.Module):
         super().__init__()
         self.separator = with_two_pass_norms(separator)
-        self.separator.encoder[0] = LatentFoldedConv(self.separator.encoder[0], separator.latent_dim)
+        if isinstance(separator, Separator):     # the thesis U-Net; streamable designs need no rewrite
+            self.separator.encoder[0] = LatentFoldedConv(self.separator.encoder[0], separator.latent_dim)
         self.time_multiple = separator.time_multiple
 
     def forward(self, magnitude: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
@@ -122,7 +123,7 @@ class SeparatorGraph(nn.Module):
 class QueryGraph(nn.Module):
     """``magnitude (B, nb_bins, T >= min_frames)`` -> ``mu (B, latent_dim)``."""
 
-    def __init__(self, query_net: QueryNet):
+    def __init__(self, query_net: nn.Module):
         super().__init__()
         self.query_net = with_two_pass_norms(query_net)
 

@@ -180,15 +180,34 @@ def test_demo_separates_from_clip_and_class(capsys, tmp_path, tiny_checkpoint):
     example = _example(tmp_path / "ex")
     code, out, err = _run(capsys, "demo", "--model", tiny_checkpoint, "--example", example, "--out", tmp_path / "o")
     assert code == 0, err
-    assert out.count("SI-SDRi") == 2
+    assert "class name" in out and "reference clip" in out and "mean SI-SDRi over 1 example" in out
     report = json.loads((tmp_path / "o" / "demo.json").read_text())
-    assert [r["query"].split()[0] for r in report["results"]] == ["reference", "class"]
+    assert [r["query"].split()[0] for r in report["results"]] == ["class", "reference"]
+    assert (tmp_path / "o" / "demo.png").stat().st_size > 1000
     for r in report["results"]:
         est, _ = load_audio(r["estimate"])
         res, _ = load_audio(r["residual"])
         mix, _ = load_audio(example / "mixture.flac")
         np.testing.assert_allclose(est + res, mix, atol=1e-6)  # estimate + residual = the mixture
         assert np.isfinite(r["si_sdri_db"])
+
+
+def test_demo_set_prints_a_line_per_example_and_the_means(capsys, tmp_path, tiny_checkpoint):
+    import json
+    demo = tmp_path / "set"
+    demo.mkdir()
+    for name in ("a", "b"):
+        _example(demo / name)
+    (demo / "demo.json").write_text(json.dumps({"rule": "test", "examples": ["a", "b"]}))
+    code, out, err = _run(capsys, "demo", "--model", tiny_checkpoint, "--example", demo, "--out", tmp_path / "o")
+    assert code == 0, err
+    lines = [line for line in out.splitlines() if "class name" in line and "reference clip" in line]
+    assert len(lines) == 3 and lines[-1].startswith("mean SI-SDRi over 2 examples")
+    report = json.loads((tmp_path / "o" / "demo.json").read_text())
+    assert [e["example"] for e in report["examples"]] == ["a", "b"]
+    per = [e["results"][0]["si_sdri_db"] for e in report["examples"]]
+    assert abs(report["mean_si_sdri_db"]["class_name"] - np.mean(per)) < 0.01
+    assert (tmp_path / "o" / "a" / "from_class.wav").exists() and (tmp_path / "o" / "demo.png").exists()
 
 
 def test_demo_without_example_is_explained(capsys, tmp_path, tiny_checkpoint):
@@ -226,3 +245,28 @@ def test_shipped_model_separates_the_bundled_example(capsys, tmp_path):
             est = apply_model(model, torch.from_numpy(mix)[None], latents["coarse"][other])[0].numpy()
             wrong = si_sdr(target, est) - base
             assert gains["class"] > wrong + 10 and gains["reference"] > wrong + 10, (gains, other, wrong)
+
+
+def test_separate_to_a_path_that_cannot_be_written_is_one_line(capsys, tmp_path, tiny_checkpoint, mix_file):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    code, _, err = _run(capsys, "separate", mix_file, "-o", blocker / "x.wav", "--model", tiny_checkpoint,
+                        "--class", "tones")
+    assert code == 2 and err.count("\n") == 1 and "cannot create its folder" in err and "Traceback" not in err
+    code, _, err = _run(capsys, "separate", mix_file, "-o", tmp_path, "--model", tiny_checkpoint,
+                        "--class", "tones", "--residual", blocker / "r.wav")
+    assert code == 2 and "cannot create its folder" in err
+    assert not (tmp_path / "mix.wav").exists()                 # checked before the work, nothing written
+
+
+def test_separate_never_overwrites_its_input(capsys, tmp_path, tiny_checkpoint):
+    wav = save_audio(tmp_path / "song.wav", tone(1.0), 22050)
+    before = wav.read_bytes()
+    for extra in ((), ("--residual", tmp_path / "x.wav")):
+        code, _, err = _run(capsys, "separate", wav, "-o", tmp_path, "--model", tiny_checkpoint,
+                            "--class", "tones", *extra)
+        assert code == 2 and "is the input file itself" in err
+    code, _, err = _run(capsys, "separate", wav, "-o", tmp_path / "x.wav", "--model", tiny_checkpoint,
+                        "--class", "tones", "--residual", wav)
+    assert code == 2 and "is the input file itself" in err
+    assert wav.read_bytes() == before

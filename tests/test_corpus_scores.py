@@ -119,3 +119,18 @@ def test_procedural_pieces_are_seeded_and_varied():
     bass = [q for p in pieces for q in p.parts if q.name == "bass"]
     lead = [q for p in pieces for q in p.parts if q.name == "lead"]
     assert np.median([np.median(q.notes[:, 2]) for q in bass]) < np.median([np.median(q.notes[:, 2]) for q in lead]) - 12
+
+
+def test_piece_ids_do_not_depend_on_where_music21_is_installed(tmp_path):
+    """A symlinked .venv makes music21 hand out paths that do not start with its own __file__; the id
+    (and so the split) must stay the path inside the corpus folder."""
+    real = music21.corpus.getWork("bach/bwv66.6")
+    corpus_root = os.path.dirname(music21.__file__)
+    link = tmp_path / "venv-link"
+    link.symlink_to(corpus_root, target_is_directory=True)
+    through_link = link / os.path.relpath(str(real), corpus_root)
+    assert through_link.exists()
+    assert scores.corpus_relpath(real) == "bach/bwv66.6.mxl"
+    assert scores.corpus_relpath(through_link) == "bach/bwv66.6.mxl"
+    resolved_elsewhere = tmp_path / "other" / "music21" / "corpus" / "bach" / "bwv66.6.mxl"
+    assert scores.corpus_relpath(resolved_elsewhere) == "bach/bwv66.6.mxl"

@@ -76,7 +76,34 @@ def add_parser(subparsers) -> None:
                    help="do not use the music21 score cache (works before `corpus scores` has run)")
     x.set_defaults(corpus_func=cmd_example)
 
+    k = sub.add_parser("bank", help="render a stem bank to disk for fast training (resumable)",
+                       description="Render --per-class excerpts of every class of a split once (the draws "
+                                   "training makes) into float16 shards under <cache>/bank/<split>-<soundfont>; "
+                                   "`eventsep train --source bank` then mixes random crops of them. Interrupt "
+                                   "and rerun to continue; a larger --per-class extends the bank.")
+    k.add_argument("--split", default="train", choices=("train", "valid", "test"), help="corpus split (default train)")
+    k.add_argument("--soundfont", default="fluidr3", help="fluidr3 (default), musescore or timgm")
+    k.add_argument("--per-class", type=int, default=1024, metavar="N",
+                   help="excerpts per class, rounded up to shards of 64 (default 1024)")
+    k.add_argument("--seconds", type=float, default=4.0, help="length of each excerpt (default 4)")
+    k.add_argument("--workers", type=int, default=2, help="parallel renderer processes (default 2)")
+    k.add_argument("--root", default=None, help="bank root folder (default <cache>/bank)")
+    k.add_argument("--no-progress", action="store_true", help="no progress bar")
+    k.set_defaults(corpus_func=cmd_bank)
+
     p.set_defaults(func=run)
+
+
+def cmd_bank(args) -> int:
+    from .bank import build_bank
+    from .paths import CorpusError
+
+    if args.per_class < 1 or args.seconds <= 0 or args.workers < 1:
+        raise CorpusError("--per-class, --seconds and --workers must be positive")
+    out = build_bank(args.split, args.soundfont, args.per_class, args.seconds, root=args.root,
+                     workers=args.workers, progress=not args.no_progress)
+    print(f"stem bank: {out}")
+    return 0
 
 
 def _scores_args(s) -> None:

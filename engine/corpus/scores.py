@@ -97,12 +97,22 @@ def corpus_files() -> list[Path]:
 
 
 def corpus_relpath(path: Path) -> str:
+    """The file's path inside music21's corpus folder (``bach/bwv66.6.mxl``): the piece id and the split
+    depend on it, so it must not depend on where music21 is installed or whether the path goes through a
+    symlink (a symlinked ``.venv`` makes music21 hand out resolved paths while its ``__file__`` is not)."""
     m21 = _music21()
     root = Path(m21.__file__).parent / "corpus"
-    try:
-        return str(Path(path).relative_to(root))
-    except ValueError:
-        return str(path)
+    path = Path(path)
+    for base, p in ((root, path), (root.resolve(), path.resolve())):
+        try:
+            return p.relative_to(base).as_posix()
+        except ValueError:
+            continue
+    parts = path.resolve().parts
+    for i in range(len(parts) - 2, 0, -1):      # any other music21 install: the part after music21/corpus/
+        if parts[i] == "corpus" and parts[i - 1] == "music21":
+            return "/".join(parts[i + 1:])
+    return path.as_posix()
 
 
 def _guess_program(part) -> int:
