@@ -3,9 +3,9 @@
     .venv/bin/python benchmarks/design_curves.py runs/cmp_fcgru runs/cmp_melgru runs/cmp_tcn \\
         [--at-seconds 1500] [--png docs/figures/design_curves.png] [--md docs/design_comparison.md]
 
-Reads each run's log.csv (the clock continues across resumes) and config.json, draws class-name and
-other-clip SI-SDRi on the corpus *validation* split against logged training seconds, and tabulates each
-run at the last validation at or before ``--at-seconds`` (equal time), with its parameter count and
+Reads each run's log.csv (the clocks continue across resumes) and config.json, draws class-name and
+other-clip SI-SDRi on the corpus *validation* split against the training process's logged CPU seconds,
+and tabulates each run at the last validation at or before ``--at-seconds`` CPU seconds (equal CPU time), with its parameter count and
 training speed. No evaluation-set item is used here.
 """
 from __future__ import annotations
@@ -22,23 +22,28 @@ from engine.train import read_log
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def _cpu(row: dict) -> float:
+    """CPU seconds of the training process at a log row (older logs: wall seconds)."""
+    return row.get("cpu_seconds", row.get("seconds", float("nan")))
+
+
 def run_summary(run: Path, at_seconds: float | None) -> dict:
     rows = read_log(run)
     valid = [r for r in rows if "valid_class_si_sdri" in r]
     if at_seconds is not None:
-        valid = [r for r in valid if r["seconds"] <= at_seconds * 1.02] or valid[:1]
+        valid = [r for r in valid if _cpu(r) <= at_seconds * 1.02] or valid[:1]
     model, meta = load_model(run)
     cfg = meta["model"]
     last = valid[-1] if valid else {}
     steps = [r for r in rows if "loss" in r]
-    rate = steps[-1]["step"] / steps[-1]["seconds"] if steps and steps[-1]["seconds"] else float("nan")
+    rate = steps[-1]["step"] / _cpu(steps[-1]) if steps and _cpu(steps[-1]) else float("nan")
     return {"run": run.name, "arch": cfg.get("arch", "unet"), "hidden": cfg.get("hidden"),
             "params": count_parameters(model), "steps_per_s": rate, "step": int(last.get("step", 0)),
-            "seconds": last.get("seconds", float("nan")),
+            "seconds": _cpu(last) if last else float("nan"),
             "class": last.get("valid_class_si_sdri", float("nan")),
             "clip": last.get("valid_clip_si_sdri", float("nan")),
             "absent_db": last.get("valid_absent_db", float("nan")),
-            "curve": [(r["seconds"], r["valid_class_si_sdri"], r["valid_clip_si_sdri"])
+            "curve": [(_cpu(r), r["valid_class_si_sdri"], r["valid_clip_si_sdri"])
                       for r in read_log(run) if "valid_class_si_sdri" in r]}
 
 
@@ -54,7 +59,7 @@ def plot(summaries: list[dict], path: Path, at_seconds: float | None) -> None:
             ax.plot(t, [c[k] for c in s["curve"]], marker="o", ms=3, label=f"{s['run']} ({s['arch']})")
     for ax, title in zip(axes, ("from the class name", "from another clip of the class")):
         ax.set_title(f"validation SI-SDRi {title}")
-        ax.set_xlabel("training time (min, logged)")
+        ax.set_xlabel("training CPU time (min, logged)")
         ax.grid(alpha=0.3)
         if at_seconds:
             ax.axvline(at_seconds / 60, color="k", lw=0.8, ls="--")
@@ -74,7 +79,7 @@ def main() -> int:
     ap.add_argument("--md", default=None, help="also write the table as Markdown here")
     args = ap.parse_args()
     summaries = [run_summary(Path(r), args.at_seconds) for r in args.runs]
-    head = ("| run | design | params | steps/s | at step | at time (min) | class-name SI-SDRi | "
+    head = ("| run | design | params | steps per CPU-s | at step | at CPU time (min) | class-name SI-SDRi | "
             "other-clip SI-SDRi | absent output (dB) |")
     lines = [head, "|---|---|---|---|---|---|---|---|---|"]
     for s in summaries:

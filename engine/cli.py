@@ -100,9 +100,9 @@ def add_train(sub) -> None:
     p.add_argument("--adam-beta1", type=float, default=None,
                    help="Adam's beta1 (default: 0.5 as the thesis; 0.9 with --recipe classquery)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
-    p.add_argument("--max-seconds", type=float, default=None,
-                   help="stop at the first checkpoint after this much logged training time (designs compared "
-                        "at equal time; the same command with a larger value continues)")
+    p.add_argument("--max-cpu-seconds", type=float, default=None,
+                   help="stop at the first checkpoint after this much logged CPU time of the training process "
+                        "(designs compared at equal CPU time; the same command with a larger value continues)")
     p.add_argument("--tiny", action="store_true", help="the tiny registered model (tests, smoke runs)")
     p.add_argument("--workers", type=int, default=0, help="data-loader worker processes (default: 0)")
     p.add_argument("--seed", type=int, default=0, help="seed of weights, data and noise (default: 0)")
@@ -170,7 +170,7 @@ def cmd_train(args) -> int:
     valid = open_stem_source(args.valid_source or args.source, "valid", model_cfg.sample_rate)
     t0 = time.time()
     result = train(args.out, source, valid, model_cfg, cfg, device=args.device, resume=not args.no_resume,
-                init_from=args.init_from, progress=not args.quiet, max_seconds=args.max_seconds)
+                init_from=args.init_from, progress=not args.quiet, max_cpu_seconds=args.max_cpu_seconds)
     print(f"trained {result.step} steps into {result.run_dir} in {time.time() - t0:.1f} s")
     return 0
 
@@ -191,6 +191,10 @@ def add_latents(sub) -> None:
                    help="random excerpts per coarse class, drawn as training draws them (default: 256); "
                         "0 walks every segment of the split in order (slow on the full corpus)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random excerpts (default: 0)")
+    p.add_argument("--from-clips", action="store_true",
+                   help="for a model with learned class embeddings (--recipe classquery): replace them by means "
+                        "of clip latents (the thesis' class means); without it such a model's class latents "
+                        "are rewritten from its embeddings")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_latents)
 
@@ -202,6 +206,13 @@ def cmd_latents(args) -> int:
 
     ckpt = _model_dir(args.checkpoint)
     model, _ = load_model(ckpt)
+    if model.config.class_vocab and not args.from_clips:
+        from .checkpoint import save_learned_latents
+
+        save_learned_latents(ckpt, model)
+        print(f"{ckpt}: class latents = the model's {len(model.config.class_vocab)} learned class embeddings "
+              f"(--from-clips for means of clip latents instead)")
+        return 0
     source = open_stem_source(args.source, args.split, model.config.sample_rate)
     if args.per_class < 0:
         raise EventSepError("--per-class must be 0 (every segment) or more")

@@ -35,7 +35,7 @@ TRAIN_STATE = "train_state.safetensors"
 TRAIN_META = "train_state.json"
 LOG = "log.csv"
 LOG_FIELDS = ["step", "loss", "recon", "kl", "latent", "align", "lr", "valid_recon", "valid_si_sdri",
-              "valid_class_si_sdri", "valid_clip_si_sdri", "valid_absent_db", "seconds"]
+              "valid_class_si_sdri", "valid_clip_si_sdri", "valid_absent_db", "seconds", "cpu_seconds"]
 RECIPES = ("thesis", "classquery")
 
 
@@ -119,11 +119,13 @@ def _load_train_state(run_dir: Path, optimizer: torch.optim.Optimizer) -> tuple[
     return int(meta["step"]), float(meta.get("best_valid", float("inf")))
 
 
-def _trim_log(path: Path, step: int) -> float:
-    """Keep the log rows up to the checkpoint a run resumes from; returns the training seconds logged up
-    to it, so the clock continues."""
+def _trim_log(path: Path, step: int) -> tuple[float, float]:
+    """Keep the log rows up to the checkpoint a run resumes from; returns the wall and CPU seconds
+    logged up to it, so both clocks continue."""
     rows = trim_log(path, step, LOG_FIELDS)
-    return float(rows[-1]["seconds"]) if rows else 0.0
+    if not rows:
+        return 0.0, 0.0
+    return float(rows[-1]["seconds"]), float(rows[-1].get("cpu_seconds") or rows[-1]["seconds"])
 
 
 @torch.no_grad()
@@ -154,15 +156,15 @@ def validate(model: QuerySeparator, source: StemSource, num_samples: int, cfg: T
 def train(run_dir: str | Path, source: StemSource, valid_source: StemSource | None,
           model_config: ModelConfig | None = None, cfg: TrainConfig | None = None, device: str = "auto",
           resume: bool = True, init_from: str | Path | None = None, progress: bool = True,
-          on_step: Callable[[int, dict], None] | None = None, max_seconds: float | None = None
+          on_step: Callable[[int, dict], None] | None = None, max_cpu_seconds: float | None = None
           ) -> "TrainResult":
     """Train into ``run_dir``; resumes from it when it holds a checkpoint (and ``resume``).
 
     The run's model config and training config are taken from the checkpoint when resuming, so a
     resumed run continues the same recipe. Returns the run folder and the trained model.
 
-    ``max_seconds``: stop at the first checkpoint after this much logged training time (the clock
-    continues across resumes): runs compared at equal time. A ``QUIET`` file in ``runlog.CONTROL_DIR``
+    ``max_cpu_seconds``: stop at the first checkpoint after this much logged CPU time of the process (the
+    clock continues across resumes): designs compared at equal CPU time, even when runs share cores. A ``QUIET`` file in ``runlog.CONTROL_DIR``
     pauses the run (a timing benchmark is on); ``STOP_TRAINING`` stops it at its next checkpoint.
     """
     run_dir = Path(run_dir)
@@ -204,11 +206,11 @@ def train(run_dir: str | Path, source: StemSource, valid_source: StemSource | No
             for k, v in state.items():
                 if torch.is_tensor(v) and k != "step":
                     state[k] = v.to(dev)
-    seconds_before = 0.0
+    seconds_before = cpu_before = 0.0
     if info.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
         if resuming:
-            seconds_before = _trim_log(run_dir / LOG, start)
+            seconds_before, cpu_before = _trim_log(run_dir / LOG, start)
         else:
             save_checkpoint(run_dir, model, classes, 0)
             _save_train_state(run_dir, optimizer, 0, cfg, best)
@@ -222,7 +224,7 @@ def train(run_dir: str | Path, source: StemSource, valid_source: StemSource | No
                         persistent_workers=False, prefetch_factor=4 if cfg.num_workers else None)
     bar = tqdm(total=cfg.steps, initial=start, desc="train", unit="step", disable=not (progress and info.is_main),
                dynamic_ncols=True)
-    t0, running = time.time(), {}
+    t0, cpu0, running = time.time(), time.process_time(), {}
     done = start
     for step, batch in loader:
         wait_while_quiet()
@@ -266,7 +268,8 @@ def train(run_dir: str | Path, source: StemSource, valid_source: StemSource | No
                     best = score
                     save_checkpoint(run_dir / "best", model, classes, done, {"valid": val})
         if row is not None and info.is_main:
-            row.update(step=done, lr=cfg.lr_at(step), seconds=round(seconds_before + time.time() - t0, 2))
+            row.update(step=done, lr=cfg.lr_at(step), seconds=round(seconds_before + time.time() - t0, 2),
+                       cpu_seconds=round(cpu_before + time.process_time() - cpu0, 2))
             with open(run_dir / LOG, "a", newline="") as f:
                 csv.DictWriter(f, LOG_FIELDS).writerow({k: row.get(k, "") for k in LOG_FIELDS})
             if on_step:
@@ -274,9 +277,10 @@ def train(run_dir: str | Path, source: StemSource, valid_source: StemSource | No
         if info.is_main and (done % cfg.checkpoint_every == 0 or done == cfg.steps):
             save_checkpoint(run_dir, model, classes, done)
             _save_train_state(run_dir, optimizer, done, cfg, best)
-            elapsed = seconds_before + time.time() - t0
-            if info.world_size == 1 and (stop_requested() or (max_seconds is not None and elapsed >= max_seconds)):
-                bar.write(f"stopping at step {done} ({elapsed:.0f} s of training logged)")
+            elapsed = cpu_before + time.process_time() - cpu0
+            over_budget = max_cpu_seconds is not None and elapsed >= max_cpu_seconds
+            if info.world_size == 1 and (stop_requested() or over_budget):
+                bar.write(f"stopping at step {done} ({elapsed:.0f} CPU-s of training logged)")
                 break
     bar.close()
     if info.world_size > 1:

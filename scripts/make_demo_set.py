@@ -38,6 +38,23 @@ def pick_items(manifest: dict) -> list[str]:
     return chosen
 
 
+def write_example(item, soundfont: str, folder: Path) -> dict:
+    """An evaluation-set item as an example folder: mixture, true target and reference clip as 16-bit
+    FLAC, and example.json describing them (what `eventsep demo` reads). Returns the description."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, audio in (("mixture", item.mixture), ("target", item.target), ("reference", item.reference)):
+        sf.write(folder / f"{name}.flac", audio, item.sample_rate, subtype="PCM_16")
+    m = item.meta
+    info = {"mixture": "mixture.flac", "target": "target.flac", "reference": "reference.flac",
+            "target_class": item.target_class, "target_fine": m["target_fine"],
+            "description": f"{item.target_class} ({m['target_fine']}) with {', '.join(m['others_fine'])}, "
+                           f"from {m['piece']} (test split, {soundfont})",
+            "reference_description": f"{m['reference_fine']} from {m['reference_piece']}",
+            "evalset_item": item.id, "soundfont": soundfont, "sample_rate": item.sample_rate}
+    (folder / "example.json").write_text(json.dumps(info, indent=1) + "\n")
+    return info
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--evalset", default=str(ROOT / "cache/corpus/evalset/fluidr3"),
@@ -51,18 +68,7 @@ def main() -> int:
     folders = []
     for item_id in pick_items(es.manifest):
         item = es[ids.index(item_id)]
-        folder = out / item_id
-        folder.mkdir(exist_ok=True)
-        for name, audio in (("mixture", item.mixture), ("target", item.target), ("reference", item.reference)):
-            sf.write(folder / f"{name}.flac", audio, item.sample_rate, subtype="PCM_16")
-        m = item.meta
-        info = {"mixture": "mixture.flac", "target": "target.flac", "reference": "reference.flac",
-                "target_class": item.target_class, "target_fine": m["target_fine"],
-                "description": f"{item.target_class} ({m['target_fine']}) with {', '.join(m['others_fine'])}, "
-                               f"from {m['piece']} (test split, {es.soundfont})",
-                "reference_description": f"{m['reference_fine']} from {m['reference_piece']}",
-                "evalset_item": item.id, "soundfont": es.soundfont, "sample_rate": item.sample_rate}
-        (folder / "example.json").write_text(json.dumps(info, indent=1) + "\n")
+        info = write_example(item, es.soundfont, out / item_id)
         folders.append(item_id)
         print(f"{item_id}: {info['description']}; reference {info['reference_description']}")
     rule = __doc__.split("**")[1]

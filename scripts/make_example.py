@@ -8,11 +8,10 @@ are copied as 16-bit FLAC with an example.json describing them; `eventsep demo` 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
-import soundfile as sf
+from make_demo_set import write_example  # scripts/ is on the path when a script runs
 
 from engine.corpus.evalset import load_evalset
 
@@ -32,17 +31,7 @@ def main() -> int:
         return 2
     item = es[ids.index(args.item)]
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    for name, audio in (("mixture", item.mixture), ("target", item.target), ("reference", item.reference)):
-        sf.write(out / f"{name}.flac", audio, item.sample_rate, subtype="PCM_16")
-    m = item.meta
-    info = {"mixture": "mixture.flac", "target": "target.flac", "reference": "reference.flac",
-            "target_class": item.target_class, "target_fine": m["target_fine"],
-            "description": f"{item.target_class} ({m['target_fine']}) with {', '.join(m['others_fine'])}, "
-                           f"from {m['piece']} (test split, {es.soundfont})",
-            "reference_description": f"{m['reference_fine']} from {m['reference_piece']}",
-            "evalset_item": item.id, "soundfont": es.soundfont, "sample_rate": item.sample_rate}
-    (out / "example.json").write_text(json.dumps(info, indent=1) + "\n")
+    info = write_example(item, es.soundfont, out)
     print(f"wrote {out}: {info['description']}")
     return 0
 

@@ -108,6 +108,7 @@ def test_query_examples_never_query_with_the_target_and_train_absent_targets():
             assert not ex["target"].any() and ex["mixture"].any()
         else:
             assert not np.allclose(ex["query"], ex["target"])
+            assert np.abs(ex["mixture"] - ex["target"]).max() > 0          # never the target alone
             assert np.abs(ex["target"]).max() > 0
     assert 8 <= absent <= 30
 
@@ -132,3 +133,20 @@ def test_class_query_training_learns_and_resumes(tmp_path):
     # resuming from step 40 with more steps continues the same run
     more = train(run, source, source, None, TrainConfig(steps=50, recipe="classquery"), progress=False)
     assert more.step == 50 and more.model.config.arch == "tcn"
+
+
+def test_cpu_budget_stops_at_a_checkpoint_and_the_same_command_continues(tmp_path):
+    from engine.stems import SyntheticStemSource
+    from engine.train import read_log, train
+
+    source = SyntheticStemSource(22050)
+    mc = ModelConfig(arch="fcgru", hidden=16, query_hidden=16, latent_dim=8, segment_seconds=0.5)
+    cfg = TrainConfig(steps=10_000, batch_size=2, recipe="classquery", validate_every=10_000, checkpoint_every=5,
+                      log_every=5)
+    first = train(tmp_path, source, None, mc, cfg, progress=False, max_cpu_seconds=0.5)
+    assert first.step % 5 == 0 and 5 <= first.step < 10_000
+    rows = read_log(tmp_path)
+    assert rows[-1]["step"] == first.step and rows[-1]["cpu_seconds"] >= 0.5
+    second = train(tmp_path, source, None, None, cfg, progress=False, max_cpu_seconds=rows[-1]["cpu_seconds"] + 0.3)
+    assert second.step > first.step
+    assert read_log(tmp_path)[-1]["cpu_seconds"] > rows[-1]["cpu_seconds"]      # the clock continued
