@@ -97,6 +97,8 @@ def add_train(sub) -> None:
                    help="classquery: probability of conditioning on the class embedding, not a clip (0.5)")
     p.add_argument("--lambda-align", type=float, default=0.1,
                    help="classquery: weight of the clip-latent/class-embedding classification (0.1)")
+    p.add_argument("--lambda-si-sdr", type=float, default=0.0,
+                   help="classquery: weight of -SI-SDR (dB) of the waveform estimate (default 0: L1 only)")
     p.add_argument("--adam-beta1", type=float, default=None,
                    help="Adam's beta1 (default: 0.5 as the thesis; 0.9 with --recipe classquery)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
@@ -163,7 +165,7 @@ def cmd_train(args) -> int:
                       seed=args.seed, num_workers=args.workers, validate_every=args.validate_every,
                       valid_batches=args.valid_batches, checkpoint_every=args.checkpoint_every,
                       recipe=args.recipe, p_absent=args.p_absent, p_class_query=args.p_class_query,
-                      lambda_align=args.lambda_align,
+                      lambda_align=args.lambda_align, lambda_si_sdr=args.lambda_si_sdr,
                       betas=(args.adam_beta1 if args.adam_beta1 is not None else
                              0.9 if args.recipe == "classquery" else 0.5, 0.999))
     source = open_stem_source(args.source, "train", model_cfg.sample_rate)

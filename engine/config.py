@@ -116,6 +116,7 @@ class TrainConfig:
     p_same_fine: float = 0.5       # the other clip has the target's fine label
     lambda_align: float = 0.1      # weight of the clip-latent -> class-embedding classification loss
     align_scale: float = 10.0      # cosine-logit scale of that classification
+    lambda_si_sdr: float = 0.0     # weight of -SI-SDR (dB) of the waveform estimate, present targets only
     # Housekeeping
     seed: int = 0
     num_workers: int = 0

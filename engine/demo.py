@@ -84,7 +84,8 @@ def cmd_demo(args) -> int:
                             "si_sdri_db": round(si_sdr(target, est) - base, 2),
                             "seconds": round(time.perf_counter() - t0, 2)})
         gains = {r["query"].split()[0]: r["si_sdri_db"] for r in results}
-        print(f"  {folder.name:<16} {info.get('description', cls)[:60]:<60}  class name {gains['class']:+6.2f} dB"
+        what = f"{cls} ({info['target_fine']})" if info.get("target_fine") else cls
+        print(f"  {folder.name:<16} {what[:40]:<40}  class name {gains['class']:+6.2f} dB"
               f"   reference clip {gains['reference']:+6.2f} dB")
         examples.append({"example": folder.name, "info": info, "mixture_si_sdr_db": round(base, 2),
                          "results": results})

@@ -3,7 +3,8 @@
 Loss: ``lambda_recon * L1(|S_T|, mask(M, z) * |M|)`` where z is the learned embedding of the target's
 class (or fine label) or the Query-net's latent of another clip of the class, plus
 ``lambda_align * CE`` of a cosine classifier that puts each clip latent next to its class embedding (coarse
-classes, and fine labels where known): class names and clips live in one latent space.
+classes, and fine labels where known): class names and clips live in one latent space; optionally
+``- lambda_si_sdr * SI-SDR`` (dB) of the waveform estimate (mixture phase) where the target sounds.
 """
 from __future__ import annotations
 
@@ -45,12 +46,14 @@ class QueryObjective(nn.Module):
 
     def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         m = self.model
-        mix_mag = m.stft(batch["mixture"]).abs()
+        spec = m.stft(batch["mixture"])
+        mix_mag = spec.abs()
         tgt_mag = m.stft(batch["target"]).abs()
         z_clip, _ = m.query_net(m.stft(batch["query"]).abs())
         emb = to_sphere(m.class_embedding, m.config.latent_dim ** 0.5)
         z = torch.where(batch["use_class"][:, None], emb[batch["class_query"]], z_clip)
-        recon = (mix_mag * m.separator(mix_mag, z) - tgt_mag).abs().mean()
+        mask = m.separator(mix_mag, z)
+        recon = (mix_mag * mask - tgt_mag).abs().mean()
         unit = F.normalize(z_clip, dim=-1)
         protos = F.normalize(emb, dim=-1)
         scale = self.cfg.align_scale
@@ -60,7 +63,20 @@ class QueryObjective(nn.Module):
             logits = scale * unit[has_fine] @ protos[self.n_coarse:].t()
             align = align + 0.5 * F.cross_entropy(logits, batch["fine"][has_fine] - self.n_coarse)
         loss = self.cfg.lambda_recon * recon + self.cfg.lambda_align * align
-        return {"loss": loss, "recon": recon, "align": align}
+        out = {"loss": loss, "recon": recon, "align": align}
+        present = ~batch["absent"]
+        if self.cfg.lambda_si_sdr and bool(present.any()):
+            estimate = m.stft.inverse(spec[present] * mask[present], batch["mixture"].shape[-1])
+            out["si_sdr"] = si_sdr_torch(batch["target"][present], estimate).mean()
+            out["loss"] = loss - self.cfg.lambda_si_sdr * out["si_sdr"]
+        return out
+
+
+def si_sdr_torch(reference: torch.Tensor, estimate: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """SI-SDR in dB per row of ``(batch, nb_timesteps)`` tensors (differentiable; Le Roux et al. 2019)."""
+    scale = (estimate * reference).sum(-1, keepdim=True) / (reference.pow(2).sum(-1, keepdim=True) + eps)
+    target = scale * reference
+    return 10 * torch.log10((target.pow(2).sum(-1) + eps) / ((estimate - target).pow(2).sum(-1) + eps))
 
 
 @torch.no_grad()

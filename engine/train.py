@@ -34,7 +34,7 @@ from .stems import StemSource
 TRAIN_STATE = "train_state.safetensors"
 TRAIN_META = "train_state.json"
 LOG = "log.csv"
-LOG_FIELDS = ["step", "loss", "recon", "kl", "latent", "align", "lr", "valid_recon", "valid_si_sdri",
+LOG_FIELDS = ["step", "loss", "recon", "kl", "latent", "align", "si_sdr", "lr", "valid_recon", "valid_si_sdri",
               "valid_class_si_sdri", "valid_clip_si_sdri", "valid_absent_db", "seconds", "cpu_seconds"]
 RECIPES = ("thesis", "classquery")
 

@@ -47,6 +47,7 @@ def write_example(item, soundfont: str, folder: Path) -> dict:
     m = item.meta
     info = {"mixture": "mixture.flac", "target": "target.flac", "reference": "reference.flac",
             "target_class": item.target_class, "target_fine": m["target_fine"],
+            "others_classes": list(item.others_classes),
             "description": f"{item.target_class} ({m['target_fine']}) with {', '.join(m['others_fine'])}, "
                            f"from {m['piece']} (test split, {soundfont})",
             "reference_description": f"{m['reference_fine']} from {m['reference_piece']}",

@@ -150,3 +150,22 @@ def test_cpu_budget_stops_at_a_checkpoint_and_the_same_command_continues(tmp_pat
     second = train(tmp_path, source, None, None, cfg, progress=False, max_cpu_seconds=rows[-1]["cpu_seconds"] + 0.3)
     assert second.step > first.step
     assert read_log(tmp_path)[-1]["cpu_seconds"] > rows[-1]["cpu_seconds"]      # the clock continued
+
+
+def test_si_sdr_loss_matches_the_metric_and_joins_the_objective():
+    from engine.metrics import si_sdr
+    from engine.query_objective import QueryObjective, query_batch_maker, si_sdr_torch
+    from engine.stems import SyntheticStemSource
+
+    rng = np.random.default_rng(0)
+    ref, est = rng.standard_normal((2, 3000)), rng.standard_normal((2, 3000))
+    est[0] += 3 * ref[0]
+    got = si_sdr_torch(torch.from_numpy(ref), torch.from_numpy(est)).numpy()
+    np.testing.assert_allclose(got, [si_sdr(r, e) for r, e in zip(ref, est)], atol=1e-4)
+    model = QuerySeparator(small_stream_config("tcn"))
+    cfg = TrainConfig(recipe="classquery", lambda_si_sdr=0.1)
+    batch = query_batch_maker(model)(SyntheticStemSource(22050), 4000, 4, np.random.default_rng(0), cfg)
+    out = QueryObjective(model, cfg)(batch)
+    assert "si_sdr" in out and torch.isfinite(out["loss"])
+    out["loss"].backward()
+    assert model.separator.to_mask.weight.grad.abs().sum() > 0
