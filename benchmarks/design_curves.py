@@ -44,10 +44,11 @@ def run_summary(run: Path, at_seconds: float | None) -> dict:
             "clip": last.get("valid_clip_si_sdri", float("nan")),
             "absent_db": last.get("valid_absent_db", float("nan")),
             "curve": [(_cpu(r), r["valid_class_si_sdri"], r["valid_clip_si_sdri"])
-                      for r in read_log(run) if "valid_class_si_sdri" in r]}
+                      for r in rows if "valid_class_si_sdri" in r
+                      and (at_seconds is None or _cpu(r) <= at_seconds * 1.02)]}
 
 
-def plot(summaries: list[dict], path: Path, at_seconds: float | None) -> None:
+def plot(summaries: list[dict], path: Path, at_seconds: float | None, marks: list[tuple[float, str]]) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -63,6 +64,9 @@ def plot(summaries: list[dict], path: Path, at_seconds: float | None) -> None:
         ax.grid(alpha=0.3)
         if at_seconds:
             ax.axvline(at_seconds / 60, color="k", lw=0.8, ls="--")
+        for x, label in marks:
+            ax.axvline(x / 60, color="grey", lw=0.8, ls=":")
+            ax.text(x / 60, ax.get_ylim()[1], f" {label}", fontsize=7, va="top", color="grey")
     axes[0].set_ylabel("dB")
     axes[1].legend(fontsize=8)
     fig.tight_layout()
@@ -77,6 +81,8 @@ def main() -> int:
     ap.add_argument("--at-seconds", type=float, default=None, help="compare at this logged training time")
     ap.add_argument("--png", default=str(ROOT / "docs/figures/design_curves.png"), help="figure to write")
     ap.add_argument("--md", default=None, help="also write the table as Markdown here")
+    ap.add_argument("--mark", action="append", default=[], metavar="SECONDS:LABEL",
+                    help="a dotted line at this CPU time with a label (a recipe change, a resume)")
     args = ap.parse_args()
     summaries = [run_summary(Path(r), args.at_seconds) for r in args.runs]
     head = ("| run | design | params | steps per CPU-s | at step | at CPU time (min) | class-name SI-SDRi | "
@@ -87,7 +93,8 @@ def main() -> int:
                      f"{s['steps_per_s']:.2f} | {s['step']} | {s['seconds'] / 60:.1f} | {s['class']:.2f} | "
                      f"{s['clip']:.2f} | {s['absent_db']:.1f} |")
     print("\n".join(lines))
-    plot(summaries, Path(args.png), args.at_seconds)
+    marks = [(float(m.split(":", 1)[0]), m.split(":", 1)[1]) for m in args.mark]
+    plot(summaries, Path(args.png), args.at_seconds, marks)
     print(f"wrote {args.png}")
     if args.md:
         Path(args.md).write_text("\n".join(lines) + "\n")

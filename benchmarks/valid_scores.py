@@ -1,0 +1,84 @@
+"""Score checkpoints on the corpus *validation* split: the numbers that pick checkpoints and decide what ships.
+
+    .venv/bin/python benchmarks/valid_scores.py engine/assets/default_model runs/cmp_tcn [--batches 20]
+
+Every checkpoint sees the same fixed mixtures (the class-query recipe's validation draws from the stem bank's
+valid split, seed 0: one target class, 1-3 other classes, 10 % with the queried class absent) and is asked
+through the public API the way users ask: the checkpoint's class latent by name, the latent of another clip
+of the class (another piece), and, as an upper reference, the target's own clip. Prints mean SI-SDRi per
+query kind on the present targets and the median output level (dB re the mixture) on the absent ones.
+No evaluation-set item is used.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from engine.checkpoint import load_latents, load_model
+from engine.config import TrainConfig
+from engine.metrics import si_sdr
+from engine.mixing import batch_rng
+from engine.querymix import make_query_batch
+from engine.separate import apply_model, encode_clip
+from engine.sources import open_stem_source
+
+
+def valid_batches(source, num_samples: int, batches: int, batch_size: int = 16) -> list[dict]:
+    cfg = TrainConfig(recipe="classquery")
+    index = {c: i for i, c in enumerate(source.classes)}
+    return [make_query_batch(source, num_samples, batch_size, batch_rng(0, 10_000 + i, 0), cfg, index)
+            for i in range(batches)]
+
+
+@torch.no_grad()
+def score(model_dir: Path, batches: list[dict], classes: list[str]) -> dict:
+    model, meta = load_model(model_dir)
+    latents = load_latents(model_dir)["coarse"]
+    out: dict[str, list[float]] = {"class name": [], "other clip": [], "own clip": []}
+    absent_db = []
+    for b in batches:
+        for k in range(len(b["mixture"])):
+            mix, tgt = b["mixture"][k], b["target"][k].numpy()
+            name = classes[int(b["coarse"][k])]
+            queries = {"class name": latents[name], "other clip": encode_clip(model, b["query"][k][None])}
+            if not bool(b["absent"][k]):
+                queries["own clip"] = encode_clip(model, b["target"][k][None])
+            for kind, z in queries.items():
+                est = apply_model(model, mix[None], z)[0].numpy()
+                if bool(b["absent"][k]):
+                    if kind == "class name":
+                        absent_db.append(10 * np.log10((np.sum(est ** 2) + 1e-10) / (np.sum(mix.numpy() ** 2) + 1e-10)))
+                else:
+                    out[kind].append(si_sdr(tgt, est) - si_sdr(tgt, mix.numpy()))
+    return {"model": str(model_dir), "step": meta.get("step"), "n_present": len(out["own clip"]),
+            **{k: float(np.mean(v)) for k, v in out.items()},
+            "absent_output_db": float(np.median(absent_db)) if absent_db else float("nan")}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("models", nargs="+", help="checkpoint folders (with class latents)")
+    ap.add_argument("--batches", type=int, default=20, help="validation batches of 16 mixtures (default 20)")
+    ap.add_argument("--seconds", type=float, default=3.0, help="mixture length (default 3)")
+    ap.add_argument("--json", default=None, help="also write the rows here")
+    args = ap.parse_args()
+    source = open_stem_source("bank", "valid")
+    batches = valid_batches(source, int(args.seconds * source.sample_rate), args.batches)
+    rows = [score(Path(m), batches, list(source.classes)) for m in args.models]
+    print("| model | step | class name | other clip | own clip | absent output (dB) |")
+    print("|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['model']} | {r['step']} | {r['class name']:.2f} | {r['other clip']:.2f} | {r['own clip']:.2f} | "
+              f"{r['absent_output_db']:.1f} |")
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
