@@ -52,9 +52,9 @@ def class_table(rows: list[Scored]) -> list[str]:
         cells = []
         for m in methods:
             if m == "mixture":  # its improvement is 0 by definition: show where it starts from
-                cells.append(f"{fmt(si_abs[m].get(c))} / {fmt(sd_abs[m].get(c))}")
+                cells.append(f"{fmt(si_abs[m].get(c))} / {fmt(sd_abs.get(m, {}).get(c))}")
             else:
-                cells.append(f"{fmt(si[m].get(c))} / {fmt(sd[m].get(c))}")
+                cells.append(f"{fmt(si[m].get(c))} / {fmt(sd.get(m, {}).get(c))}")
         n = sum(counts.values()) if c == "mean" else counts[c]
         label = "**mean of classes**" if c == "mean" else c
         lines.append(f"| {label} | {n} | " + " | ".join(cells) + " |")
@@ -243,9 +243,17 @@ def main() -> int:
     ap.add_argument("--refine-iterations", type=int, default=1)
     ap.add_argument("--limit-per-class", type=int, help="only the first N items of each class (quick look)")
     ap.add_argument("--sets", default="fluidr3,musescore,timgm")
+    ap.add_argument("--from-json", default=None, metavar="RESULTS_JSON",
+                    help="no evaluation: write the SI-SDRi tables of results.md from a results.json this script "
+                         "wrote earlier (its class means), next to that file")
     ap.add_argument("--no-bsseval", action="store_true",
                     help="SI-SDR only: skip BSSEval SDR (about 1 CPU-s per estimate, most of the cost)")
     args = ap.parse_args()
+    if args.from_json:
+        path = Path(args.from_json)
+        path.with_name("results.md").write_text(summary_markdown(json.loads(path.read_text()), args))
+        print(f"wrote {path.with_name('results.md')}")
+        return 0
     torch.manual_seed(0)
 
     out = Path(args.out)
@@ -312,6 +320,53 @@ def main() -> int:
         print(f"{'PASS' if ok else 'FAIL'}  {name}")
     print(f"wrote {out / 'results.md'} ({eval_seconds:.0f} s of evaluation)")
     return 0
+
+
+def summary_markdown(summary: dict, args) -> str:
+    """results.md from a results.json: per set, the SI-SDRi class means of every method (ours and, when
+    present, the thesis recipe's), the latent-figure accuracy and the checks."""
+    names = list(summary["sets"])
+    methods = [("class_mean", "class name"), ("rq", "other clip"), ("gq", "own clip"),
+               ("class_mean_refined", "class name + refine"), ("fine_mean", "fine label")]
+    lines = ["# EventSep default model: evaluation report", "",
+             "Produced by `benchmarks/results.py` (SI-SDRi in dB, improvement over the mixture, averaged per class; "
+             "the last row averages the eight class means; BSSEval SDR skipped with `--no-bsseval`):", "",
+             "```", ".venv/bin/python benchmarks/results.py --no-bsseval --run runs/tcn_sisdr_w1   # evaluates, writes all",
+             f".venv/bin/python benchmarks/results.py --from-json {getattr(args, 'from_json', None) or 'docs/results.json'}"
+             "   # these tables again", "```", "",
+             f"Model: step {summary['step']}, Query-net {summary['query_net_parameters']:,} parameters, Separator "
+             f"{summary['separator_parameters']:,} parameters; evaluation took {summary['eval_seconds']:.0f} s. "
+             "Class name = the model's learned class embedding; other clip = a reference clip of the class from "
+             "another test piece; own clip = the target stem itself. Thesis = the previous default "
+             "(`engine/assets/thesis_model`: own-clip training, class means taken after training).", ""]
+    for n in names:
+        si, th = summary["sets"][n]["si_sdri"], summary["sets"][n].get("thesis_si_sdri", {})
+        cols = [(m, t) for m, t in methods if m in si]
+        head = "| class | " + " | ".join(t for _, t in cols)
+        head += " | thesis: class mean | thesis: other clip | thesis: own clip" if th else ""
+        lines += [f"## {SETS.get(n, n)}", "", head + " | oracle IRM | mixture SI-SDR |",
+                  "|" + "---|" * (len(cols) + (3 if th else 0) + 3)]
+        for c in list(CORE_CLASSES) + ["mean"]:
+            cells = [fmt(si[m].get(c)) for m, _ in cols]
+            if th:
+                cells += [fmt(th.get(m, {}).get(c)) for m in ("class_mean", "rq", "gq")]
+            cells += [fmt(si["irm"].get(c)), fmt(summary["sets"][n]["si_sdr"]["mixture"].get(c))]
+            lines.append(f"| {'**mean of classes**' if c == 'mean' else c} | " + " | ".join(cells) + " |")
+        lines.append("")
+    lf = summary.get("latent_figure")
+    if lf:
+        lines += ["## Query latents of unseen clips", "", "![latents](figures/latents_pca.png)", "",
+                  "Nearest class-latent accuracy of the reference clips' latents: "
+                  + ", ".join(f"{n} {100 * a:.0f}%" for n, a in lf["nearest_class_mean_accuracy"].items())
+                  + " (chance 12.5%).", ""]
+    if "slerp_figure" in summary:
+        lines += ["## Slerp sweep", "", "![slerp](figures/slerp_sweep.png)", ""]
+    lines += ["## Training curve", "", "![training](figures/training_curve.png)", "",
+              "Raw log: [training_log.csv](training_log.csv); the runs: [training.md](training.md).", ""]
+    if summary.get("checks"):
+        lines += ["## Acceptance checks (issue 16)", ""]
+        lines += [f"- {'PASS' if ok else 'FAIL'}: {name}" for name, ok in summary["checks"].items()] + [""]
+    return "\n".join(lines)
 
 
 def render_markdown(summary: dict, rows: dict, names: list[str], args, thesis_rows: dict) -> str:
