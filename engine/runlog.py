@@ -31,13 +31,22 @@ def trim_log(path: Path, step: int, fields: list[str]) -> list[dict[str, str]]:
 CONTROL_DIR = Path("/tmp/bench")
 
 
-def wait_while_quiet(control_dir: str | Path = CONTROL_DIR) -> None:
-    while (Path(control_dir) / "QUIET").exists():
+def control_directory(control_dir: str | Path | None = None) -> Path:
+    """The cooperation folder: ``control_dir`` when given, else ``$EVENTSEP_CONTROL_DIR``, else
+    ``/tmp/bench`` (the test suite points the variable at its own folder, so a benchmark's ``QUIET`` on
+    the machine never stalls the tests' small training runs)."""
+    if control_dir is not None:
+        return Path(control_dir)
+    return Path(os.environ.get("EVENTSEP_CONTROL_DIR") or CONTROL_DIR)
+
+
+def wait_while_quiet(control_dir: str | Path | None = None) -> None:
+    while (control_directory(control_dir) / "QUIET").exists():
         time.sleep(5)
 
 
-def stop_requested(control_dir: str | Path = CONTROL_DIR) -> bool:
-    return (Path(control_dir) / "STOP_TRAINING").exists()
+def stop_requested(control_dir: str | Path | None = None) -> bool:
+    return (control_directory(control_dir) / "STOP_TRAINING").exists()
 
 
 def save_optimizer(optimizer: torch.optim.Optimizer, directory: Path) -> None:
@@ -53,12 +62,12 @@ def load_optimizer(optimizer: torch.optim.Optimizer, directory: Path) -> None:
 
 
 def checkpoint_last(save: Callable[[Path], object], optimizer: torch.optim.Optimizer, directory: Path, step: int,
-                    control_dir: str | Path = CONTROL_DIR) -> bool:
+                    control_dir: str | Path | None = None) -> bool:
     """Write a run's last checkpoint (``save(directory)``) with its optimizer beside it; True when
     ``STOP_TRAINING`` asks the run to stop here."""
     save(directory)
     save_optimizer(optimizer, directory)
     if stop_requested(control_dir):
-        print(f"STOP_TRAINING in {control_dir}: stopping at step {step}", flush=True)
+        print(f"STOP_TRAINING in {control_directory(control_dir)}: stopping at step {step}", flush=True)
         return True
     return False

@@ -164,8 +164,8 @@ def train(run_dir: str | Path, source: StemSource, valid_source: StemSource | No
     resumed run continues the same recipe. Returns the run folder and the trained model.
 
     ``max_cpu_seconds``: stop at the first checkpoint after this much logged CPU time of the process (the
-    clock continues across resumes): designs compared at equal CPU time, even when runs share cores. A ``QUIET`` file in ``runlog.CONTROL_DIR``
-    pauses the run (a timing benchmark is on); ``STOP_TRAINING`` stops it at its next checkpoint.
+    clock continues across resumes): designs compared at equal CPU time, even when runs share cores. A
+    ``QUIET`` file in the cooperation folder (``runlog.control_directory``) pauses the run (a timing benchmark is on); ``STOP_TRAINING`` stops it at its next checkpoint.
     """
     run_dir = Path(run_dir)
     cfg = cfg or TrainConfig()

@@ -8,6 +8,13 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
 @pytest.fixture(autouse=True)
+def _own_control_dir(tmp_path_factory, monkeypatch):
+    """Training runs in tests watch their own cooperation folder, never the machine's ``/tmp/bench``:
+    a timing benchmark's ``QUIET`` there would otherwise stall them."""
+    monkeypatch.setenv("EVENTSEP_CONTROL_DIR", str(tmp_path_factory.mktemp("control")))
+
+
+@pytest.fixture(autouse=True)
 def _deterministic():
     torch.manual_seed(0)
     yield

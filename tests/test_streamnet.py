@@ -169,3 +169,17 @@ def test_si_sdr_loss_matches_the_metric_and_joins_the_objective():
     assert "si_sdr" in out and torch.isfinite(out["loss"])
     out["loss"].backward()
     assert model.separator.to_mask.weight.grad.abs().sum() > 0
+
+
+def test_training_watches_the_cooperation_folder_named_by_the_environment(tmp_path, monkeypatch):
+    from engine.stems import SyntheticStemSource
+    from engine.train import train
+
+    control = tmp_path / "control"
+    control.mkdir()
+    (control / "STOP_TRAINING").touch()
+    monkeypatch.setenv("EVENTSEP_CONTROL_DIR", str(control))
+    mc = ModelConfig(arch="fcgru", hidden=16, query_hidden=16, latent_dim=8, segment_seconds=0.5)
+    cfg = TrainConfig(steps=50, batch_size=2, recipe="classquery", validate_every=10_000, checkpoint_every=5,
+                      log_every=5)
+    assert train(tmp_path / "run", SyntheticStemSource(22050), None, mc, cfg, progress=False).step == 5

@@ -29,7 +29,7 @@ from ..detection.calibrate import GRID
 from ..detection.checkpoint import load_detector, save_detector
 from ..detection.metrics import f1_from_counts
 from ..detection.model import FrameDetector
-from ..runlog import CONTROL_DIR, checkpoint_last, load_optimizer, trim_log, wait_while_quiet
+from ..runlog import checkpoint_last, load_optimizer, trim_log, wait_while_quiet
 from .data import ActivityDataConfig, ActivityExamples, make_examples
 
 LOG_FIELDS = ["step", "wall_s", "cpu_s", "loss", "lr", "valid_auc", "valid_f1", "best_auc"]
@@ -158,7 +158,7 @@ def build_data(out: Path, cfg: ActivityTrainConfig, classes: tuple[str, ...], ra
     return train, valid
 
 
-def train(out: str | Path, cfg: ActivityTrainConfig, threads: int = 2, control_dir: Path = CONTROL_DIR,
+def train(out: str | Path, cfg: ActivityTrainConfig, threads: int = 2, control_dir: Path | None = None,
           detector_dir=None, unet_dir=None, sources: dict | None = None, progress: bool = True) -> dict:
     """Run (or resume) a training run in ``out``; the defaults are the shipped detector and U-Net and the
     corpus. Returns ``{"step", "best_auc"}``."""

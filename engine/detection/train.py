@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file
 
-from ..runlog import CONTROL_DIR, checkpoint_last, load_optimizer, wait_while_quiet
+from ..runlog import checkpoint_last, load_optimizer, wait_while_quiet
 from ..taxonomy import CORE_CLASSES
 from .batches import StemBank, make_batch, make_example
 from .checkpoint import save_detector
@@ -73,7 +73,7 @@ def validate(model: FrameDetector, audio: torch.Tensor, labels: torch.Tensor) ->
 
 
 def train(out: str | Path, model_cfg: DetectorConfig, cfg: DetectorTrainConfig, source=None, valid_source=None,
-          progress: bool = True, control_dir: str | Path = CONTROL_DIR) -> dict:
+          progress: bool = True, control_dir: str | Path | None = None) -> dict:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(cfg.threads)

@@ -27,7 +27,7 @@ from safetensors.torch import load_file
 
 from ..checkpoint import load_latents
 from ..metrics import si_sdr
-from ..runlog import CONTROL_DIR, checkpoint_last, load_optimizer, trim_log, wait_while_quiet
+from ..runlog import checkpoint_last, load_optimizer, trim_log, wait_while_quiet
 from ..spectral import Stft
 from .checkpoint import save_flow
 from .config import FlowConfig, FlowTrainConfig
@@ -89,7 +89,7 @@ def validate(model: VelocityNet, valid: tuple[torch.Tensor, torch.Tensor, torch.
 
 def train(out: str | Path, model_cfg: FlowConfig, cfg: FlowTrainConfig, latents_dir: str | Path = DEFAULT_LATENTS,
           source=None, valid_source=None, threads: int = 1, progress: bool = True,
-          control_dir: str | Path = CONTROL_DIR) -> dict:
+          control_dir: str | Path | None = None) -> dict:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(threads)
