@@ -165,8 +165,8 @@ def worker(spec: dict) -> dict:
         models = OnnxModels(spec["onnx"], threads=settings.threads)
     else:
         from engine.checkpoint import load_latents, load_model
-        from export.metadata import bundle_info
-        from export.torch_backend import TorchModels
+        from engine.stepmodel import bundle_info
+        from engine.stepmodel import TorchModels
 
         model, _ = load_model(spec["checkpoint"])
         models = TorchModels(model, bundle_info(model, load_latents(spec["checkpoint"])), threads=settings.threads)

@@ -264,6 +264,10 @@ def add_separate(sub) -> None:
     qb.add_argument("--class-b", metavar="NAME2", help="second class name (query B)")
     p.add_argument("--interp", type=_unit, default=0.0, help="slerp position A (0) -> B (1) (default: 0)")
     p.add_argument("--iterate", type=int, default=0, help="iterative refinement passes (default: 0)")
+    p.add_argument("--channel-mode", choices=["mono", "per_channel"], default="mono",
+                   help="one mask from the channel mean (mono, as the live effect's default, which then "
+                        "gives this same output, delayed) or one mask per channel (per_channel); streamable "
+                        "models only, the thesis U-Net always masks each channel (default: mono)")
     p.add_argument("--residual", metavar="OUT2", default=None,
                    help="also write everything but the target: a file (one input) or a folder")
     p.add_argument("--format", default=None, choices=["wav", "flac", "ogg", "mp3"],
@@ -327,7 +331,8 @@ def cmd_separate(args) -> int:
             continue
         t0 = time.time()
         try:
-            result = separate_file(model, path, target, z, residual, args.iterate, progress=not args.quiet)
+            result = separate_file(model, path, target, z, residual, args.iterate, progress=not args.quiet,
+                                   channel_mode=args.channel_mode)
         except EventSepError as e:
             if not batch:
                 raise

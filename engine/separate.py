@@ -200,11 +200,15 @@ class SeparationResult:
 
 
 def separate_array(model: QuerySeparator, audio: np.ndarray, sample_rate: int, z: torch.Tensor,
-                   iterations: int = 0, progress: bool = False) -> SeparationResult:
+                   iterations: int = 0, progress: bool = False, channel_mode: str = "mono") -> SeparationResult:
     """Separate ``(nb_channels, nb_samples)`` audio at any rate; output at the same rate and shape.
 
-    The model works at its own rate (22.05 kHz); the estimate is resampled back. The residual is the
-    input minus the estimate, so estimate + residual gives the input back exactly.
+    A streamable model runs the live runtime's own computation over the whole file
+    (:func:`engine.streaming.separate_offline`, through the PyTorch twin of the step graph): STFT at the
+    input's rate, full band, one mask from the channel mean (``channel_mode="mono"``, as the stream's
+    default) or one per channel; the stream gives the same output, delayed. The thesis U-Net works at its
+    own rate (22.05 kHz), each channel on its own, and the estimate is resampled back. The residual is
+    the input minus the estimate, so estimate + residual gives the input back exactly.
     """
     warnings = []
     audio = np.asarray(audio, dtype=np.float32)
@@ -215,24 +219,44 @@ def separate_array(model: QuerySeparator, audio: np.ndarray, sample_rate: int, z
         warnings.append(f"{int(bad.sum())} NaN/Inf samples were replaced by silence")
         audio = np.where(bad, 0.0, audio).astype(np.float32)
     rate = model.config.sample_rate
-    at_model_rate = resample(audio, sample_rate, rate)
-    if at_model_rate.shape[-1] < model.config.stft.hop_length:
+    if audio.shape[-1] * rate < model.config.stft.hop_length * sample_rate:
         raise EventSepError(f"the input is too short ({audio.shape[-1]} samples) to separate")
-    estimate, _ = refine(model, torch.from_numpy(at_model_rate), z, iterations, progress=progress)
-    est = match_length(resample(estimate.numpy(), rate, sample_rate), audio.shape[-1])
+    if model.streamable:
+        est = _separate_streamable(model, audio, sample_rate, z, iterations, channel_mode)
+    else:
+        estimate, _ = refine(model, torch.from_numpy(resample(audio, sample_rate, rate)), z, iterations,
+                             progress=progress)
+        est = match_length(resample(estimate.numpy(), rate, sample_rate), audio.shape[-1])
     if not np.abs(audio).max() > 0:
         est = np.zeros_like(audio)  # silence in, silence out (no resampler ringing of nothing)
     return SeparationResult(est.astype(np.float32), (audio - est).astype(np.float32), sample_rate, warnings)
 
 
+def _separate_streamable(model: QuerySeparator, audio: np.ndarray, sample_rate: int, z: torch.Tensor,
+                         iterations: int, channel_mode: str) -> np.ndarray:
+    """The stream's computation over a whole file; ``iterations`` re-encode the estimate as the query."""
+    from .stepmodel import TorchModels
+    from .streaming import separate_offline
+    from .streaming.validate import check_sample_rate
+
+    check_sample_rate(sample_rate)
+    models = TorchModels(model)
+    est = separate_offline(models, audio, sample_rate, z.detach().float().numpy(), channel_mode)
+    for _ in range(iterations):
+        z = encode_clip(model, torch.from_numpy(resample(est.astype(np.float32), sample_rate,
+                                                         model.config.sample_rate)))
+        est = separate_offline(models, audio, sample_rate, z.numpy(), channel_mode)
+    return est
+
+
 def separate_file(model: QuerySeparator, path: str | Path, out: str | Path, z: torch.Tensor,
-                  residual_out: str | Path | None = None, iterations: int = 0, progress: bool = False
-                  ) -> SeparationResult:
+                  residual_out: str | Path | None = None, iterations: int = 0, progress: bool = False,
+                  channel_mode: str = "mono") -> SeparationResult:
     ensure_writable(out)                      # before the work, so a bad path loses nothing
     if residual_out is not None:
         ensure_writable(residual_out)
     audio, rate = load_audio(path)
-    result = separate_array(model, audio, rate, z, iterations, progress)
+    result = separate_array(model, audio, rate, z, iterations, progress, channel_mode)
     # float WAV keeps the exact estimate/residual sum; other formats use their defaults
     subtype = "FLOAT" if Path(out).suffix.lower() == ".wav" else None
     save_audio(out, result.estimate, rate, subtype)

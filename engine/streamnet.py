@@ -157,6 +157,67 @@ class StreamSeparator(nn.Module):
         return self._head(x, y, z)
 
     # -- streaming ------------------------------------------------------------------------------
+    def state_layout(self) -> list[dict]:
+        """The state of :meth:`step` (and of the exported step graph): ``[{"name", "shape"}]`` with
+        ``"batch"`` where the batch goes; ``context`` first, then ``core_0`` ... Time-major: the last
+        compressed frames ``(B, frames, H)`` for the context and each TCN layer, GRU hidden states
+        ``(layers, B, H)``."""
+        h = self.hidden
+        layout = [{"name": "context", "shape": ["batch", self.past + self.lookahead, h]}]
+        if self.arch == "tcn":
+            layout += [{"name": f"core_{i}", "shape": ["batch", 2 * dl, h]} for i, dl in enumerate(self.dilations)]
+        else:
+            layout.append({"name": "core_0", "shape": [self.gru.num_layers, "batch", h]})
+        return layout
+
+    def step(self, magnitude: torch.Tensor, z: torch.Tensor, context: torch.Tensor, *core: torch.Tensor
+             ) -> tuple[torch.Tensor, ...]:
+        """:meth:`stream` written for a small, fast ONNX graph (the stateful runtime's): ``(B, F, n)``
+        magnitude, ``(B, D)`` z and the state of :meth:`state_layout` -> ``(B, F, n)`` mask (of the frames
+        ending ``lookahead`` before the newest) and the new state, in the same order. Same arithmetic as
+        :meth:`stream` (tested): time-major throughout (no transposes), every convolution one matmul over
+        its stacked taps, every FiLM read from one table computed by one matmul, static slices only.
+        A fresh stream starts from zeros and drops its first ``lookahead`` masks and the core state they
+        leave (``engine.streaming.stateful.primed``)."""
+        films = self._film_table(z)
+        h, keep = self.hidden, self.past + self.lookahead
+        full = torch.cat([context, self.front(magnitude)], dim=1)                  # (B, keep + n, H)
+        new_state = [full[:, -keep:] if keep else full[:, :0]]
+        x = torch.relu(self._taps(self.context, full) * films[0] + films[1])       # (B, n, H)
+        if self.arch == "tcn":
+            y = x
+            for i, (conv, norm, dl) in enumerate(zip(self.tcn, self.tcn_norms, self.dilations)):
+                full = torch.cat([core[i], y], dim=1)
+                new_state.append(full[:, -2 * dl:])
+                y = y + torch.relu(norm(self._taps(conv, full)) * films[2 + 2 * i] + films[3 + 2 * i])
+        else:
+            y, hn = self.gru(x, core[0])
+            new_state.append(hn)
+        out = torch.relu(self.head_norm(self.head(torch.cat([x, y], dim=-1)))) * films[-2] + films[-1]
+        mask = torch.sigmoid(self.to_mask(out)).transpose(1, 2)
+        return (mask, *new_state)
+
+    def _films(self) -> list[Film]:
+        return [self.film_in, *(self.tcn_films if self.arch == "tcn" else []), self.film_out]
+
+    def _film_table(self, z: torch.Tensor) -> list[torch.Tensor]:
+        """``[1 + gamma_0, beta_0, 1 + gamma_1, ...]`` of every FiLM, each ``(B, 1, H)``, from one matmul."""
+        films = self._films()
+        weight = torch.cat([w for f in films for w in (f.to_gamma.weight, f.to_beta.weight)], dim=0)
+        bias = torch.cat([b for f in films for b in (f.to_gamma.bias + 1.0, f.to_beta.bias)], dim=0)
+        table = (z @ weight.t() + bias)[:, None]                                     # (B, 1, 2 * films * H)
+        h = self.hidden
+        return [table[:, :, k * h:(k + 1) * h] for k in range(2 * len(films))]
+
+    @staticmethod
+    def _taps(conv: nn.Conv1d, full: torch.Tensor) -> torch.Tensor:
+        """``conv`` (no padding) over time-major ``(B, T, C)`` frames -> ``(B, T - (K-1) d, out)``: the K
+        dilated taps side by side times the kernel laid out as one ``(K C, out)`` matrix."""
+        k, d = conv.kernel_size[0], conv.dilation[0]
+        taps = [full[:, i * d:-(k - 1 - i) * d] if i < k - 1 else full[:, i * d:] for i in range(k)]
+        kernel = conv.weight.permute(2, 1, 0).reshape(k * conv.in_channels, conv.out_channels)
+        return torch.cat(taps, dim=-1) @ kernel + conv.bias
+
     def init_state(self, batch: int) -> StreamState:
         ctx = torch.zeros(batch, self.hidden, self.past + self.lookahead)
         return StreamState(ctx, [], self.lookahead)

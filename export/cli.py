@@ -25,7 +25,7 @@ def add_parser(sub) -> None:
 def cmd_export(args) -> int:
     from engine.errors import EventSepError
     from engine.streaming.grid import HostGrid
-    from engine.streaming.settings import StreamSettings, latency_of
+    from engine.streaming.settings import PRESETS, StreamSettings, latency_of
 
     from .onnx_export import export_checkpoint
 
@@ -43,9 +43,9 @@ def cmd_export(args) -> int:
     print(f"parity with PyTorch (tolerance {result.parity.tolerance:g}): worst {result.parity.worst:.3g}")
     print(result.parity.table())
     grids = [HostGrid(sr, info) for sr in (44100, 48000)]
-    for name in ("default", "low_latency"):
-        st = StreamSettings.preset(name)
+    for name in PRESETS:
+        st = StreamSettings.preset(name).resolve(info)
         lat = [latency_of(st, g.sample_rate, g.window_length, g.hop) for g in grids]
-        print(f"streaming latency, {name}: " + ", ".join(f"{x.samples} samples = {x.ms:.1f} ms at {x.sample_rate} Hz"
-                                                        for x in lat))
+        print(f"streaming latency, {name} ({st.mode}): "
+              + ", ".join(f"{x.samples} samples = {x.ms:.1f} ms at {x.sample_rate} Hz" for x in lat))
     return 0

@@ -129,3 +129,19 @@ class QueryGraph(nn.Module):
 
     def forward(self, magnitude: torch.Tensor) -> torch.Tensor:
         return self.query_net(magnitude)[0]
+
+
+class StepGraph(nn.Module):
+    """One call of a streamable separator with its state passed in and out: ``StreamSeparator.step``
+    (time-major, convolutions as matmuls, one FiLM table; see there) on a copy of the separator.
+
+    ``magnitude (B, nb_bins, n)``, ``z (B, latent_dim)``, ``context``, ``core_0`` ... -> ``mask (B, nb_bins,
+    n)``, ``context_out``, ``core_0_out`` ...
+    """
+
+    def __init__(self, separator: nn.Module):
+        super().__init__()
+        self.separator = copy.deepcopy(separator).eval()
+
+    def forward(self, magnitude: torch.Tensor, z: torch.Tensor, context: torch.Tensor, *core: torch.Tensor):
+        return self.separator.step(magnitude, z, context, *core)

@@ -10,7 +10,7 @@ import torch
 
 from engine.checkpoint import WEIGHTS, source_commit
 from engine.models import QuerySeparator
-from engine.streaming.bundle import BundleInfo
+from engine.stepmodel import bundle_info  # noqa: F401  (re-exported: export builds its metadata with it)
 
 
 def weights_sha256(model: QuerySeparator, checkpoint_dir: str | Path | None = None) -> str:
@@ -26,19 +26,6 @@ def weights_sha256(model: QuerySeparator, checkpoint_dir: str | Path | None = No
 
     state = {k: v.detach().contiguous().cpu() for k, v in sorted(model.state_dict().items())}
     return hashlib.sha256(save(state)).hexdigest()
-
-
-def bundle_info(model: QuerySeparator, latents: dict[str, dict[str, torch.Tensor]] | None = None,
-                classes: list[str] | None = None, source: dict[str, Any] | None = None) -> BundleInfo:
-    cfg = model.config
-    class_latents = {level: {name: [float(v) for v in z.detach().float().reshape(-1)]
-                             for name, z in sorted((latents or {}).get(level, {}).items())}
-                     for level in ("coarse", "fine")}
-    return BundleInfo(sample_rate=cfg.sample_rate, n_fft=cfg.stft.n_fft, hop_length=cfg.stft.hop_length,
-                      latent_dim=cfg.latent_dim, time_multiple=model.separator.time_multiple,
-                      query_min_frames=model.query_net.min_frames, segment_samples=cfg.segment_samples,
-                      class_latents=class_latents, classes=list(classes or []),
-                      source=dict(source or {}), model=cfg.to_dict())
 
 
 def source_record(model: QuerySeparator, checkpoint_dir: str | Path | None = None,

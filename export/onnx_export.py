@@ -1,5 +1,5 @@
-"""Export Query-net and Separator to two ONNX graphs, stamp the metadata, and prove they compute what
-PyTorch computes.
+"""Export Query-net and Separator to ONNX graphs (plus the Separator's stateful step graph when it is
+streamable by construction), stamp the metadata, and prove they compute what PyTorch computes.
 
 :func:`export_model` writes into a temporary folder, reloads both graphs in onnxruntime through the
 runtime's own loader, compares them with PyTorch on random and real inputs (:func:`verify_bundle`) and
@@ -22,9 +22,10 @@ import torch
 
 from engine.errors import EventSepError
 from engine.models import QuerySeparator
-from engine.streaming.bundle import METADATA_KEY, QUERY_FILE, SEPARATOR_FILE, BundleInfo, OnnxModels
+from engine.streaming.bundle import METADATA_KEY, QUERY_FILE, SEPARATOR_FILE, STEP_FILE, BundleInfo, OnnxModels
+from engine.streaming.stateful import primed, whole_masks
 
-from .graphs import QueryGraph, SeparatorGraph
+from .graphs import QueryGraph, SeparatorGraph, StepGraph
 from .metadata import bundle_info, source_record
 
 OPSET = 17
@@ -67,7 +68,8 @@ class ExportResult:
 
     @property
     def files(self) -> list[Path]:
-        return [self.directory / QUERY_FILE, self.directory / SEPARATOR_FILE, self.directory / PARITY_FILE]
+        graphs = (QUERY_FILE, SEPARATOR_FILE) + ((STEP_FILE,) if self.info.stateful else ())
+        return [self.directory / name for name in graphs + (PARITY_FILE,)]
 
 
 # --------------------------------------------------------------------------------------------- inputs
@@ -124,6 +126,23 @@ def _export_graphs(model: QuerySeparator, directory: Path, opset: int) -> None:
                           input_names=["magnitude"], output_names=["mu"], opset_version=opset,
                           dynamic_axes={"magnitude": {0: "batch", 2: "frames"}, "mu": {0: "batch"}},
                           dynamo=False)
+        if model.streamable:
+            _export_step(model, directory, opset)
+
+
+def _export_step(model: QuerySeparator, directory: Path, opset: int) -> None:
+    """``separator_step.onnx``: dynamic batch and frame count; the state named as in its layout."""
+    layout = model.separator.state_layout()
+    names = [e["name"] for e in layout]
+    state = tuple(torch.rand([1 if d == "batch" else d for d in e["shape"]]) for e in layout)
+    axes = {"magnitude": {0: "batch", 2: "frames"}, "z": {0: "batch"}, "mask": {0: "batch", 2: "frames"}}
+    for e in layout:
+        axes[e["name"]] = axes[e["name"] + "_out"] = {e["shape"].index("batch"): "batch"}
+    mag = torch.rand(1, model.config.stft.nb_bins, 3) * 4.0
+    torch.onnx.export(StepGraph(model.separator).eval(), (mag, torch.randn(1, model.config.latent_dim), *state),
+                      str(directory / STEP_FILE), input_names=["magnitude", "z", *names],
+                      output_names=["mask", *(n + "_out" for n in names)], opset_version=opset,
+                      dynamic_axes=axes, dynamo=False)
 
 
 def _stamp(path: Path, info: BundleInfo, graph: str) -> None:
@@ -157,6 +176,9 @@ def export_model(model: QuerySeparator, out_dir: str | Path, *,
         _export_graphs(model, tmp, opset)
         _stamp(tmp / SEPARATOR_FILE, info, "separator")
         _stamp(tmp / QUERY_FILE, info, "query")
+        graphs = (SEPARATOR_FILE, QUERY_FILE) + ((STEP_FILE,) if info.stateful else ())
+        if info.stateful:
+            _stamp(tmp / STEP_FILE, info, "separator_step")
         if check_audio is None:
             check_audio = default_check_audio(info.sample_rate)
         report = verify_bundle(model, tmp, check_audio, tolerance)
@@ -166,8 +188,10 @@ def export_model(model: QuerySeparator, out_dir: str | Path, *,
             raise ExportParityError(f"the exported graphs differ from PyTorch by up to {report.worst:.3g} "
                                     f"(tolerance {tolerance:g}); nothing was written:\n{report.table()}")
         out_dir.mkdir(exist_ok=True)
-        for name in (SEPARATOR_FILE, QUERY_FILE, PARITY_FILE):
+        for name in graphs + (PARITY_FILE,):
             os.replace(tmp / name, out_dir / name)
+        if not info.stateful:           # a windowed-only bundle must not keep an older model's step graph
+            (out_dir / STEP_FILE).unlink(missing_ok=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return ExportResult(out_dir, info, report)
@@ -205,7 +229,9 @@ def verify_bundle(model: QuerySeparator, directory: str | Path, check_audio: lis
 
     Random: magnitudes of several batch sizes and frame counts (a multiple of the time stride and not),
     random latents. Real: each clip's magnitude (at most two training segments) with its own latent and a
-    random one, and the Query-net on the same magnitude.
+    random one, and the Query-net on the same magnitude. For a streamable separator, its step graph too:
+    hop by hop (one frame per call, state carried) and a whole sequence in one call, against PyTorch's
+    whole-sequence stream, and against the offline forward pass.
     """
     model = model.eval()
     onnx_models = OnnxModels(directory)
@@ -246,4 +272,34 @@ def verify_bundle(model: QuerySeparator, directory: str | Path, check_audio: lis
         z_rand = (1.5 * rng.standard_normal((1, cfg.latent_dim))).astype(np.float32)
         check_separator(f"{name} (random latent)", mag_np, z_rand)
         check_query(name, mag_np)
+        if onnx_models.info.stateful:
+            _check_step(model, onnx_models, report, name, mag_np, z_own)
+    if onnx_models.info.stateful:
+        mag = (rng.exponential(1.0, (2, cfg.stft.nb_bins, 40)) ** 2).astype(np.float32)
+        _check_step(model, onnx_models, report, "random 2x40 frames", mag,
+                    (1.5 * rng.standard_normal((2, cfg.latent_dim))).astype(np.float32))
     return report
+
+
+def _check_step(model: QuerySeparator, onnx_models: OnnxModels, report: ParityReport, name: str,
+                mag: np.ndarray, z: np.ndarray) -> None:
+    """The step graph hop by hop and whole, against PyTorch's stream over the whole sequence (and the
+    offline forward pass, which agrees but for the last ``lookahead`` frames it pads with zeros)."""
+    sep, info = model.separator, onnx_models.info
+    la = info.lookahead
+    ref = sep.stream(torch.from_numpy(mag), torch.from_numpy(z), sep.init_state(mag.shape[0]))[0].numpy()
+    offline = sep(torch.from_numpy(mag), torch.from_numpy(z)).numpy()[..., :ref.shape[-1]]
+    initial = onnx_models.initial_state(mag.shape[0])
+    state, hops = initial, []
+    for t in range(mag.shape[-1]):
+        mask, state = onnx_models.step(mag[:, :, t:t + 1], z, state)
+        if t < la:
+            state = primed(info, state, initial)
+        else:
+            hops.append(mask)
+    shape = list(mag.shape)
+    for label, got in (("hop by hop", np.concatenate(hops, axis=-1)), ("whole", whole_masks(onnx_models, mag, z))):
+        report.rows.append({"graph": "step", "input": f"{name} ({label})", "shape": shape,
+                            "max_abs_diff": _diff(got, ref)})
+    report.rows.append({"graph": "step", "input": f"{name} (torch stream vs forward)", "shape": shape,
+                        "max_abs_diff": _diff(ref, offline)})

@@ -40,6 +40,7 @@ def build_session(args):
     """The effect (preset, classes, knobs from the options) and its OSC bridge -> PanelSession."""
     from engine.streaming import OnnxModels
     from plugin_host import SeparatorEffect
+    from plugin_host.arg_types import chosen_setting
     from plugin_host.preset import apply_preset, load_preset
 
     from .session import PanelSession
@@ -50,8 +51,7 @@ def build_session(args):
         preset, warnings = load_preset(args.preset, models)
         for w in warnings:
             print(f"eventsep panel: warning: {w}", file=sys.stderr)
-    settings = ("low_latency" if args.low_latency else
-                preset.settings if preset is not None and preset.settings is not None else "default")
+    settings = chosen_setting(args, preset)
     effect = SeparatorEffect(models=models, settings=settings)
     if preset is not None:
         apply_preset(effect, preset)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 
-from plugin_host.arg_types import port as _port, unit as _unit
+from plugin_host.arg_types import SETTING_NAMES as PRESETS, port as _port, unit as _unit
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -39,7 +39,9 @@ def add_parser(sub) -> None:
     p.add_argument("--mix", type=_unit, default=None, help="wet/dry, 1 = only the separated signal (default: 1)")
     p.add_argument("--residual", action="store_true", help="start with residual on (everything but the target)")
     p.add_argument("--bypass", action="store_true", help="start bypassed")
-    p.add_argument("--low-latency", action="store_true", help="the low-latency streaming setting (58 ms, twice the runs)")
+    p.add_argument("--setting", choices=PRESETS, default=None,
+                   help="streaming setting (see 'eventsep process --help'); default: the preset's, else default")
+    p.add_argument("--low-latency", action="store_true", help="same as --setting low_latency")
     mon = p.add_mutually_exclusive_group()
     mon.add_argument("--input", metavar="FILE", default=None,
                      help="monitor source: run the effect on this file in a loop at real-time pace, for the "

@@ -33,3 +33,18 @@ def port(text: str) -> int:
     if not 0 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"must be 0..65535 (0 = any free port), got {text}")
     return value
+
+
+# the names of engine.streaming.StreamSettings' presets (kept here so building a parser imports nothing
+# heavy; tests/test_plugin_host.py checks that the two lists agree)
+SETTING_NAMES = ("default", "low_latency", "every_frame", "windowed", "windowed_low_latency")
+
+
+def chosen_setting(args, preset):
+    """The stream setting a command line asks for: ``--setting`` / ``--low-latency``, else the preset's,
+    else ``"default"``."""
+    if getattr(args, "low_latency", False):
+        return "low_latency"
+    if getattr(args, "setting", None):
+        return args.setting
+    return preset.settings if preset is not None and preset.settings is not None else "default"

@@ -10,7 +10,7 @@ import threading
 from contextlib import contextmanager
 from pathlib import Path
 
-from .arg_types import port as _port, positive_int as _positive_int, unit as _unit
+from .arg_types import SETTING_NAMES as PRESETS, chosen_setting, port as _port, positive_int as _positive_int, unit as _unit
 
 
 def _seconds(text: str) -> float:
@@ -45,8 +45,12 @@ def _effect_options(p, query_required: bool) -> None:
     p.add_argument("--strict-preset", action="store_true",
                    help="refuse a preset made for another model (default: recompute its class and file queries "
                         "with a warning)")
-    p.add_argument("--low-latency", action="store_true",
-                   help="the low-latency streaming setting (58 ms instead of 93 ms; twice the separator runs)")
+    p.add_argument("--setting", choices=PRESETS, default=None,
+                   help="streaming setting; with the shipped model: default (stateful, a run every 2 frames: "
+                        "69.6 ms), low_latency (no lookahead: 46.4 ms), every_frame (58.0 ms), windowed / "
+                        "windowed_low_latency (the previous runtime: 92.9 / 58.0 ms); default: the preset's, "
+                        "else default")
+    p.add_argument("--low-latency", action="store_true", help="same as --setting low_latency")
 
 
 def _osc_options(p, required: bool) -> None:
@@ -139,8 +143,7 @@ def build_effect(args, query_required: bool):
         preset, warnings = load_preset(args.preset, models, strict=args.strict_preset)
         for w in warnings:
             _warn(args, w)
-    settings = ("low_latency" if args.low_latency else
-                preset.settings if preset is not None and preset.settings is not None else "default")
+    settings = chosen_setting(args, preset)
     effect = SeparatorEffect(models=models, settings=settings)
     if preset is not None:
         apply_preset(effect, preset)

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from engine.errors import EventSepError
-from engine.streaming import OnnxModels, StreamingSeparator, StreamSettings
+from engine.streaming import PRESETS, OnnxModels, StreamingSeparator, StreamSettings
 from engine.streaming.grid import HostGrid
 from engine.streaming.settings import latency_of
 from engine.streaming.validate import check_sample_rate, check_unit
@@ -86,9 +86,9 @@ class SeparatorEffect:
                  settings: str | StreamSettings = "default", models=None):
         settings = StreamSettings.preset(settings) if isinstance(settings, str) else settings
         if not isinstance(settings, StreamSettings):
-            raise EventSepError(f"settings must be 'default', 'low_latency' or a StreamSettings, got {settings!r}")
+            raise EventSepError(f"settings must be one of {', '.join(PRESETS)} or a StreamSettings, got {settings!r}")
         self.models = models if models is not None else OnnxModels(bundle, threads=settings.threads)
-        self.settings = settings.validate(self.models.info.time_multiple)
+        self.settings = settings.resolve(self.models.info)
         self._lock = threading.Lock()            # serialises control threads; held for microseconds
         self._params = EffectParams(interp, mix, residual, bypass).validated()
         self._queries: dict[str, QuerySpec | None] = {"A": None, "B": None}

@@ -156,7 +156,7 @@ def load_preset(path: str | Path, models, strict: bool = False) -> tuple[Preset,
     base, raw = parse_preset(data, where)
     if base["settings"] is not None:
         try:
-            base["settings"].validate(models.info.time_multiple)
+            base["settings"].resolve(models.info)        # checked against this model; kept as written
         except EventSepError as e:
             raise _fail(where, f"settings: {e}") from None
     ours = str(models.info.source.get("sha256", ""))

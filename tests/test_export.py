@@ -35,7 +35,7 @@ def test_export_writes_two_graphs_with_their_metadata(exported, tiny_checkpoint)
     assert {p.name for p in out.iterdir()} == {QUERY_FILE, SEPARATOR_FILE, "parity.json"}
     for name, graph in ((SEPARATOR_FILE, "separator"), (QUERY_FILE, "query")):
         meta = read_metadata(out / name)
-        assert meta["graph"] == graph and meta["format"] == "eventsep-onnx" and meta["format_version"] == 1
+        assert meta["graph"] == graph and meta["format"] == "eventsep-onnx" and meta["format_version"] == 2
         assert meta["sample_rate"] == 22050 and meta["stft"]["n_fft"] == 1024 and meta["stft"]["hop_length"] == 256
         assert meta["latent_dim"] == 4 and meta["time_multiple"] == 8
         assert meta["segment_frames"] == 22050 // 256 + 1

@@ -229,7 +229,7 @@ def test_mask_extension_follows_the_upper_band():
     mask[:, 256:, 1] = 0.8                                    # frame 1: top octave kept at 0.8
     host = grid.host_mask(mask, mag)
     f = np.arange(grid.nb_bins) * 48000 / grid.fft_size
-    assert np.allclose(host[0, f > 11025, 0], 0.0) and np.allclose(host[0, f > 11025, 1], 0.8)
+    assert np.allclose(host[0, 0, f > 11025], 0.0) and np.allclose(host[0, 1, f > 11025], 0.8)
     assert not HostGrid(22050, info).extends
 
 
@@ -313,7 +313,7 @@ def test_query_latent_matches_the_offline_engine(bundles):
 
 
 def test_torch_path_streams_the_same_as_onnx(bundles, music):
-    from export.torch_backend import TorchModels
+    from engine.stepmodel import TorchModels
 
     x = _stereo_at(music[:8000], 48000)
     outs = []

@@ -7,11 +7,14 @@ query latent, any host block size, rate and channel count, a constant latency. n
     sep.set_reference_audio("A", clip, 44100)      # or set_reference_class("A", "piano")
     out = sep.process(block)                       # (2, n) float32 -> (2, n), delayed by sep.latency_samples
 
+    separate_offline(load_bundle(), audio, 48000, z)   # the same computation over a whole file, undelayed
+
 See docs/streaming.md.
 """
-from .bundle import DEFAULT_BUNDLE, BundleInfo, MaskModel, OnnxModels, load_bundle
+from .bundle import DEFAULT_BUNDLE, BundleInfo, MaskModel, OnnxModels, StepModel, load_bundle
+from .offline import separate_offline
 from .runtime import StreamingSeparator
-from .settings import Latency, StreamSettings
+from .settings import PRESETS, Latency, StreamSettings
 
 __all__ = ["StreamingSeparator", "StreamSettings", "Latency", "OnnxModels", "BundleInfo", "MaskModel",
-           "load_bundle", "DEFAULT_BUNDLE"]
+           "StepModel", "load_bundle", "separate_offline", "DEFAULT_BUNDLE", "PRESETS"]

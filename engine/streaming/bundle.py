@@ -1,6 +1,8 @@
-"""The exported model bundle: two ONNX graphs (Query-net, Separator) and the metadata they carry.
+"""The exported model bundle: the ONNX graphs (Query-net, Separator, and for a streamable separator its
+stateful step) and the metadata they carry.
 
-A bundle is a folder with ``query.onnx`` and ``separator.onnx``. Each graph holds the same JSON under the
+A bundle is a folder with ``query.onnx`` and ``separator.onnx``, plus ``separator_step.onnx`` when the
+separator is streamable by construction (format 2). Each graph holds the same JSON under the
 metadata key ``"eventsep"`` (see :class:`BundleInfo`): model sample rate, STFT, latent size, the separator's
 time multiple, class-mean latents, the source checkpoint's hash and the format version. This module defines
 that schema for both sides (``export`` writes it, the runtime reads it) and loads a bundle into
@@ -13,6 +15,12 @@ Graph signatures (float32):
   and crops), but the runtime uses multiples of ``time_multiple`` so no zero padding enters the
   instance-norm statistics.
 - ``query.onnx``: ``magnitude (batch, nb_bins, frames >= query_min_frames)`` -> ``mu (batch, latent_dim)``.
+- ``separator_step.onnx`` (streamable separators): ``magnitude (batch, nb_bins, n)``, ``z``, then one input
+  per entry of the metadata's ``state`` list (``context``, ``core_0``...; shapes with ``"batch"`` where the
+  batch goes) -> ``mask (batch, nb_bins, n)`` and the same state entries with ``_out`` appended. The masks
+  belong to the ``n`` frames ending ``lookahead`` frames before the newest one. A stream starts from zeros
+  everywhere; its first ``lookahead`` masks, and the core state they leave, are dropped (the context is
+  kept): :func:`engine.streaming.stateful.prime`.
 """
 from __future__ import annotations
 
@@ -26,10 +34,12 @@ import numpy as np
 from ..errors import EventSepError
 
 FORMAT = "eventsep-onnx"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)        # format 1: no step graph (the windowed runtime only)
 METADATA_KEY = "eventsep"
 QUERY_FILE = "query.onnx"
 SEPARATOR_FILE = "separator.onnx"
+STEP_FILE = "separator_step.onnx"
 DEFAULT_BUNDLE = Path(__file__).resolve().parents[1] / "assets" / "default_onnx"
 
 
@@ -49,6 +59,13 @@ class BundleInfo:
     source: dict[str, Any] = field(default_factory=dict)  # checkpoint path, sha256, step, commit
     model: dict[str, Any] = field(default_factory=dict)   # the ModelConfig as a dict
     format_version: int = FORMAT_VERSION
+    state: list[dict[str, Any]] = field(default_factory=list)  # step graph state: {"name", "shape"} each
+    lookahead: int = 0            # frames the step graph's masks lag behind its newest input frame
+
+    @property
+    def stateful(self) -> bool:
+        """True when the bundle has a step graph (a separator streamable by construction)."""
+        return bool(self.state)
 
     @property
     def nb_bins(self) -> int:
@@ -68,6 +85,7 @@ class BundleInfo:
             "query_min_frames": self.query_min_frames, "segment_samples": self.segment_samples,
             "segment_frames": self.segment_frames, "classes": list(self.classes),
             "class_latents": self.class_latents, "source": self.source, "model": self.model,
+            "state": self.state, "lookahead": self.lookahead,
         }
 
     @classmethod
@@ -75,9 +93,9 @@ class BundleInfo:
         if meta.get("format") != FORMAT:
             raise EventSepError(f"{where}: not an EventSep ONNX graph (metadata format {meta.get('format')!r})")
         version = int(meta.get("format_version", -1))
-        if version != FORMAT_VERSION:
-            raise EventSepError(f"{where}: ONNX bundle format {version}, this runtime reads {FORMAT_VERSION}; "
-                                f"re-export it with 'eventsep export'")
+        if version not in READABLE_VERSIONS:
+            raise EventSepError(f"{where}: ONNX bundle format {version}, this runtime reads "
+                                f"{', '.join(map(str, READABLE_VERSIONS))}; re-export it with 'eventsep export'")
         stft = meta["stft"]
         if stft.get("window", "hann") != "hann":
             raise EventSepError(f"{where}: only Hann-window models are supported")
@@ -87,7 +105,8 @@ class BundleInfo:
                    segment_samples=int(meta["segment_samples"]),
                    class_latents={k: dict(v) for k, v in meta.get("class_latents", {}).items()},
                    classes=list(meta.get("classes", [])), source=dict(meta.get("source", {})),
-                   model=dict(meta.get("model", {})), format_version=version)
+                   model=dict(meta.get("model", {})), format_version=version,
+                   state=[dict(e) for e in meta.get("state", [])], lookahead=int(meta.get("lookahead", 0)))
 
 
 class MaskModel(Protocol):
@@ -100,6 +119,22 @@ class MaskModel(Protocol):
 
     def encode(self, magnitude: np.ndarray) -> np.ndarray:
         """``(B, nb_bins, T >= query_min_frames)`` float32 magnitude -> ``(B, latent_dim)`` mu."""
+
+
+class StepModel(MaskModel, Protocol):
+    """A separator streamable by construction: also one step with its state in and out."""
+
+    def initial_state(self, batch: int) -> list[np.ndarray]:
+        """Zeros in the layout of ``info.state`` for ``batch`` streams."""
+
+    def step(self, magnitude: np.ndarray, z: np.ndarray, state: list[np.ndarray]
+             ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """``(B, nb_bins, n)`` magnitude, ``(B, latent_dim)`` z, state -> ``(B, nb_bins, n)`` mask, new state."""
+
+
+def initial_state(info: BundleInfo, batch: int) -> list[np.ndarray]:
+    """Zeros shaped as the bundle's state layout, ``"batch"`` replaced by ``batch``."""
+    return [np.zeros([batch if d == "batch" else int(d) for d in e["shape"]], np.float32) for e in info.state]
 
 
 def _open(path: Path, options=None):
@@ -174,6 +209,17 @@ class OnnxModels:
             raise EventSepError(f"{directory}: {QUERY_FILE} and {SEPARATOR_FILE} come from different checkpoints")
         self.info = BundleInfo.from_metadata(sep_meta, str(directory / SEPARATOR_FILE))
         BundleInfo.from_metadata(query_meta, str(directory / QUERY_FILE))     # same checks for the other graph
+        self._step = None
+        if self.info.stateful:
+            if not (directory / STEP_FILE).is_file():
+                raise EventSepError(f"{directory}: the metadata names a stateful separator but {STEP_FILE} is "
+                                    f"missing; re-export the bundle with 'eventsep export'")
+            self._step = _open(directory / STEP_FILE, so)
+            step_meta = _metadata(self._step, directory / STEP_FILE)
+            if step_meta.get("source", {}).get("sha256") != sep_meta.get("source", {}).get("sha256"):
+                raise EventSepError(f"{directory}: {STEP_FILE} and {SEPARATOR_FILE} come from different checkpoints")
+            self._state_names = [e["name"] for e in self.info.state]
+            self._step_outputs = ["mask"] + [f"{n}_out" for n in self._state_names]
 
     def separate(self, magnitude: np.ndarray, z: np.ndarray) -> np.ndarray:
         return self._separator.run(["mask"], {"magnitude": np.ascontiguousarray(magnitude, np.float32),
@@ -181,6 +227,18 @@ class OnnxModels:
 
     def encode(self, magnitude: np.ndarray) -> np.ndarray:
         return self._query.run(["mu"], {"magnitude": np.ascontiguousarray(magnitude, np.float32)})[0]
+
+    def initial_state(self, batch: int) -> list[np.ndarray]:
+        return initial_state(self.info, batch)
+
+    def step(self, magnitude: np.ndarray, z: np.ndarray, state: list[np.ndarray]
+             ) -> tuple[np.ndarray, list[np.ndarray]]:
+        if self._step is None:
+            raise EventSepError(f"{self.directory}: no stateful separator in this bundle (a windowed-only model)")
+        feeds = {"magnitude": np.ascontiguousarray(magnitude, np.float32), "z": np.ascontiguousarray(z, np.float32)}
+        feeds.update(zip(self._state_names, state))
+        out = self._step.run(self._step_outputs, feeds)
+        return out[0], out[1:]
 
 
 def load_bundle(directory: str | Path | None = None, threads: int = 1) -> OnnxModels:

@@ -2,19 +2,20 @@
 constant reported latency. numpy + onnxruntime only.
 
 Signal flow per host hop ``H`` (11.6 ms at every rate): the newest analysis window of each channel is
-transformed (:class:`~engine.streaming.grid.HostGrid`); its magnitude (of the channel mean, or of each
-channel) joins a rolling history of ``context_frames`` frames on the model's grid. Every ``hop_frames``
-hops the Separator runs once on that history with the cached, smoothed query latent; the masks of the
-``hop_frames`` frames just before the lookahead are mapped to the host's bins (extended above 11 kHz),
-applied to every channel's spectrum and overlap-added. The output FIFO is pre-filled so the stream is the
-processed input delayed by exactly ``latency_samples``, whatever the block sizes; the dry signal goes
-through a delay line of the same length, so wet/dry and residual blends are sample-aligned.
+transformed (:class:`~engine.streaming.grid.HostGrid`) and its magnitude (of the channel mean, or of each
+channel) goes to the model on the model's grid. The model runs in one of two ways
+(:class:`~engine.streaming.StreamSettings`): *stateful* (:mod:`~engine.streaming.stateful`: one step per
+hop with the carried state, each frame computed once; the offline result, delayed) or *windowed*
+(:mod:`~engine.streaming.windowed`: a window of frames recomputed every few hops; any model). Masks are
+mapped to the host's bins (extended above 11 kHz), applied to every channel's spectrum and overlap-added.
+The output FIFO is pre-filled so the stream is the processed input delayed by exactly ``latency_samples``,
+whatever the block sizes; the dry signal goes through a delay line of the same length, so wet/dry and
+residual blends are sample-aligned.
 """
 from __future__ import annotations
 
 import math
 import threading
-from collections import deque
 from dataclasses import replace
 from pathlib import Path
 
@@ -27,7 +28,9 @@ from .fifo import SampleFifo
 from .grid import HostGrid
 from .query import check_latent, latent_from_audio, latent_from_class
 from .settings import Latency, StreamSettings, latency_of
+from .stateful import StatefulCore
 from .validate import check_sample_rate, check_unit
+from .windowed import WindowedCore
 
 # Inputs are limited to this magnitude (after NaN/Inf -> 0) so nothing downstream can overflow float32.
 INPUT_LIMIT = 1e6
@@ -54,7 +57,7 @@ class StreamingSeparator:
         self.models: MaskModel = (model if hasattr(model, "separate") and hasattr(model, "info")
                                   else OnnxModels(model, threads=settings.threads))
         info = self.models.info
-        self.settings = settings.validate(info.time_multiple)
+        self.settings = settings.resolve(info)
         self.sample_rate = check_sample_rate(sample_rate)
         if isinstance(channels, bool) or not isinstance(channels, (int, np.integer)) \
                 or not 1 <= channels <= MAX_CHANNELS:
@@ -63,18 +66,19 @@ class StreamingSeparator:
         self.grid = HostGrid(self.sample_rate, info)
         self.latency: Latency = latency_of(self.settings, self.sample_rate, self.grid.window_length,
                                            self.grid.hop)
+        core_type = StatefulCore if self.settings.mode == "stateful" else WindowedCore
+        self._core = core_type(self.models, self.grid, self.settings, self.channels)
         ramp_samples = max(1.0, self.settings.smoothing_ms * self.sample_rate / 1000.0)
         self._ramp_step = 1.0 / ramp_samples
-        run_seconds = self.settings.hop_frames * self.grid.hop / self.sample_rate
+        run_seconds = self._core.run_frames * self.grid.hop / self.sample_rate
         tau = self.settings.smoothing_ms / 1000.0
         # one-pole smoothing of the latent, once per separator run
         self._z_coeff = 1.0 - math.exp(-run_seconds / tau) if tau > 0 else 1.0
-        self._batch = 1 if self.settings.channel_mode == "mono" else self.channels
         self._lock = threading.Lock()          # serialises control threads only
         self._controls = Controls()
         self._reset_requested = False
+        self._core.warm_up()
         self._reset_state()
-        self._warm_up()
 
     # ------------------------------------------------------------------------------------------ info
 
@@ -159,18 +163,14 @@ class StreamingSeparator:
     # ------------------------------------------------------------------------------------------ state
 
     def _reset_state(self) -> None:
-        c, g, s = self.channels, self.grid, self.settings
+        c = self.channels
         self._in = SampleFifo(c)
         self._dry = SampleFifo(c, self.latency_samples + 4096)
         self._dry.push(np.zeros((c, self.latency_samples)))
         # wet rows + one row for the query gate, pre-filled so output sample n is y[n - latency]
         self._out = SampleFifo(c + 1, self.latency_samples + 4096)
-        self._out.push(np.zeros((c + 1, (s.hop_frames + s.lookahead_frames) * g.hop - 1)))
-        self._frame = np.zeros((c, g.window_length))
-        self._ola = np.zeros((c, g.window_length))
-        self._pending: deque[np.ndarray] = deque()
-        self._mags = np.zeros((self._batch, g.model_bins, s.context_frames), np.float32)
-        self._frames_seen = 0
+        self._out.push(np.zeros((c + 1, self._core.prefill)))
+        self._core.reset()
         self._start_controls(self._controls)
         self._fresh = True
         self._reset_requested = False
@@ -181,14 +181,6 @@ class StreamingSeparator:
         self._gate = Ramp(1.0 if controls.z_target is not None else 0.0, self._ramp_step)
         self._mix = Ramp(controls.mix, self._ramp_step)
         self._residual = Ramp(controls.residual, self._ramp_step)
-
-    def _warm_up(self) -> None:
-        # first onnxruntime runs allocate and first FFTs of a size plan; do that now, not in the first block
-        z = np.zeros((self._batch, self.info.latent_dim), np.float32)
-        self.models.separate(self._mags, z)
-        spectra = self.grid.analyse(self._frame)
-        self.grid.synthesise(spectra)
-        self.grid.model_magnitude(self._frame[:1], spectra[:1])
 
     # ------------------------------------------------------------------------------------------ audio
 
@@ -215,9 +207,8 @@ class StreamingSeparator:
         if n == 0:
             return block.copy()
         x = x.astype(np.float64)
-        if not np.isfinite(x).all():
-            x = np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
-        np.clip(x, -INPUT_LIMIT, INPUT_LIMIT, out=x)
+        if not np.max(np.abs(x)) <= INPUT_LIMIT:      # NaN fails the comparison too: one test per block
+            x = np.clip(np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0), -INPUT_LIMIT, INPUT_LIMIT)
         controls = self._controls                     # one atomic read per block
         if self._fresh:
             self._start_controls(controls)
@@ -231,36 +222,27 @@ class StreamingSeparator:
         dry = self._dry.pop(n)
         gate, target = wet[-1], wet[:-1]
         residual = self._residual.render(controls.residual, n)
-        chosen = target + residual * (dry - 2.0 * target)   # (1 - r) * target + r * (dry - target)
-        out = dry + (gate * self._mix.render(controls.mix, n)) * (chosen - dry)
+        mix = self._mix.render(controls.mix, n)
+        # (1 - r) * target + r * (dry - target); the common settings skip their no-op arithmetic
+        chosen = target if isinstance(residual, float) and residual == 0.0 else target + residual * (dry - 2.0 * target)
+        out = dry + (gate if isinstance(mix, float) and mix == 1.0 else gate * mix) * (chosen - dry)
         if not np.isfinite(out).all():                     # belt and braces: nothing non-finite leaves
             out = np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0)
         out = out.astype(block.dtype)
         return out[0] if block.ndim == 1 else out
 
     def _advance(self, hop_samples: np.ndarray, controls: Controls) -> None:
-        """One host hop of input: analyse the newest window, run the separator when a group is due."""
-        frame = self._frame
-        h = hop_samples.shape[1]
-        frame[:, :-h] = frame[:, h:]
-        frame[:, -h:] = hop_samples
-        spectra = self.grid.analyse(frame)                         # (C, nb_bins)
-        self._pending.append(spectra)
-        if self._batch == 1:   # the model hears the channel mean
-            model_frames, model_spectra = frame.mean(axis=0, keepdims=True), spectra.mean(axis=0, keepdims=True)
-        else:
-            model_frames, model_spectra = frame, spectra
-        self._mags[:, :, :-1] = self._mags[:, :, 1:]
-        self._mags[:, :, -1] = self.grid.model_magnitude(model_frames, model_spectra)
-        self._frames_seen += 1
-        s = self.settings
-        due = self._frames_seen - s.lookahead_frames
-        if due >= s.hop_frames and due % s.hop_frames == 0:
-            self._run(controls)
+        """One host hop of input through the core; every hop it finishes goes out with the query gate."""
+        gate_target = 1.0 if controls.z_target is not None else 0.0
+        for rows in self._core.advance(hop_samples, lambda: self._latent(controls, gate_target)):
+            out = np.empty((self.channels + 1, rows.shape[1]))
+            out[:-1] = rows
+            out[-1] = self._gate.render(gate_target, rows.shape[1])
+            self._out.push(out)
 
-    def _run(self, controls: Controls) -> None:
-        """One separator run: masks for the ``hop_frames`` oldest pending frames, then overlap-add."""
-        s, g = self.settings, self.grid
+    def _latent(self, controls: Controls, gate_target: float) -> np.ndarray | None:
+        """The smoothed query for one model run, ``(B, latent_dim)`` float32; None when there is none or
+        the gate has closed (the audio then passes unmasked, and the gate keeps it out)."""
         z_target = controls.z_target
         if z_target is not None:
             if self._z_eff is None:
@@ -269,24 +251,6 @@ class StreamingSeparator:
                 self._z_eff = self._z_eff + self._z_coeff * (z_target - self._z_eff)
                 if np.max(np.abs(z_target - self._z_eff)) < 1e-6:
                     self._z_eff = z_target.copy()
-        gate_target = 1.0 if z_target is not None else 0.0
-        host_mask = None
-        if self._z_eff is not None and (gate_target > 0 or self._gate.value > 0):
-            lo = s.context_frames - s.lookahead_frames - s.hop_frames
-            hi = lo + s.hop_frames
-            z = np.repeat(self._z_eff[None].astype(np.float32), self._batch, axis=0)
-            mask = np.asarray(self.models.separate(self._mags, z))[:, :, lo:hi]
-            mask = np.clip(np.nan_to_num(mask, nan=0.0, posinf=1.0, neginf=0.0), 0.0, 1.0)
-            host_mask = g.host_mask(mask, self._mags[:, :, lo:hi])   # (B, nb_bins, hop_frames)
-        out_rows = np.empty((self.channels + 1, g.hop))
-        for j in range(s.hop_frames):
-            spectra = self._pending.popleft()
-            if host_mask is not None:
-                spectra = spectra * host_mask[:, :, j]
-            self._ola += g.synthesise(spectra)
-            out_rows[:-1] = self._ola[:, :g.hop] * g.inv_norm
-            gate = self._gate.render(gate_target, g.hop)
-            out_rows[-1] = gate
-            self._out.push(out_rows)
-            self._ola[:, :-g.hop] = self._ola[:, g.hop:]
-            self._ola[:, -g.hop:] = 0.0
+        if self._z_eff is None or not (gate_target > 0 or self._gate.value > 0):
+            return None
+        return np.repeat(self._z_eff[None].astype(np.float32), self._core.batch, axis=0)

@@ -1,8 +1,18 @@
 """Settings of the streaming runtime (the latency/quality trade-off) and the latency they imply.
 
-Time is counted in STFT frames of the model (hop 256 at 22.05 kHz = 11.6 ms). Every
-``hop_frames`` frames the separator runs once on the last ``context_frames`` frames and gives the masks of
-``hop_frames`` frames that sit ``lookahead_frames`` before the newest one.
+Time is counted in STFT frames of the model (hop 256 at 22.05 kHz = 11.6 ms). Two ways to run:
+
+- ``stateful`` (bundles of a separator streamable by construction): every ``hop_frames`` host hops the
+  step graph takes the frames it has not seen and the carried state, and gives the masks of the frames
+  ``lookahead_frames`` behind them. Each frame is computed once; with the model's own lookahead the stream
+  is the offline result (``eventsep separate``) delayed. ``lookahead_frames`` below the model's own runs
+  a second, speculative step in which the newest frame stands in for the frames not heard yet: less
+  latency, a slightly different mask, the committed state unchanged.
+- ``windowed`` (any bundle, the thesis U-Net included; the previous runtime): every ``hop_frames`` frames
+  the separator runs once on the last ``context_frames`` frames and gives the masks of ``hop_frames``
+  frames that sit ``lookahead_frames`` before the newest one.
+
+``auto`` (the default) is stateful when the bundle has a step graph, else windowed.
 
 Latency, as neutone splits it:
 
@@ -11,28 +21,32 @@ Latency, as neutone splits it:
 - *model delay*: the analysis/synthesis window overlap plus the lookahead, ``L - H + lookahead_frames * H``
   (L = the window at the host rate).
 
-Their sum is the constant ``latency_samples``. Preset ``default`` (context 32, hop 4, lookahead 1): 92.9 ms;
-``low_latency`` (context 32, hop 2, lookahead 0): 58.0 ms (at any rate, to rounding).
+Their sum is the constant ``latency_samples``. With the shipped model (lookahead 1): ``default`` (2 frames
+per run) 69.6 ms, ``low_latency`` (every frame, no lookahead) 46.4 ms; the windowed presets 92.9 ms and
+58.0 ms (at any rate, to rounding).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..errors import EventSepError
 
 CHANNEL_MODES = ("mono", "per_channel")
+MODES = ("auto", "stateful", "windowed")
+WINDOWED_LOOKAHEAD = 1       # the windowed runtime's lookahead when none is given
 
 
 @dataclass(frozen=True)
 class StreamSettings:
     """The latency/quality setting of :class:`~engine.streaming.StreamingSeparator`."""
 
-    context_frames: int = 32      # frames the separator sees per run (32 = 372 ms); a multiple of its time stride
-    hop_frames: int = 4           # frames per separator run: fewer = lower latency, more runs per second
-    lookahead_frames: int = 1     # future frames the separator sees beyond the frames it masks
+    context_frames: int = 32      # windowed: frames the separator sees per run (32 = 372 ms)
+    hop_frames: int | None = None  # frames per separator run (None: chosen with the lookahead, see resolve)
+    lookahead_frames: int | None = None   # future frames heard before a frame is masked (None: the model's own)
     smoothing_ms: float = 30.0    # time for mix / residual to swing fully, and the latent's time constant
     channel_mode: str = "mono"    # "mono": one mask from the channel mean; "per_channel": one per channel
     threads: int = 1              # onnxruntime intra-op threads (of the thread that calls process)
+    mode: str = "auto"            # "auto", "stateful" or "windowed" (see the module docstring)
 
     @classmethod
     def default(cls) -> "StreamSettings":
@@ -40,35 +54,75 @@ class StreamSettings:
 
     @classmethod
     def low_latency(cls) -> "StreamSettings":
-        # Twice as many separator runs per second as the default: on one thread the slowest 512-sample
-        # blocks at 48 kHz came within 1 ms of their deadline on the 2-core machine; two threads halve a
-        # run (benchmarks/stream_bench.py, docs/streaming.md).
-        return cls(context_frames=32, hop_frames=2, lookahead_frames=0, threads=2)
+        # stateful: a run every frame and no lookahead (a second, speculative step per run); windowed
+        # bundles: a run every 2 frames
+        return cls(lookahead_frames=0)
+
+    @classmethod
+    def every_frame(cls) -> "StreamSettings":
+        """Stateful, a run every frame with the model's own lookahead: 58.0 ms, the offline result."""
+        return cls(hop_frames=1)
+
+    @classmethod
+    def windowed(cls) -> "StreamSettings":
+        """The previous runtime's default: a 32-frame window recomputed every 4 frames."""
+        return cls(context_frames=32, hop_frames=4, lookahead_frames=1, mode="windowed")
+
+    @classmethod
+    def windowed_low_latency(cls) -> "StreamSettings":
+        # on one thread the slowest 512-sample blocks at 48 kHz came within 1 ms of their deadline on the
+        # 2-core machine; two threads halve a run (docs/streaming.md)
+        return cls(context_frames=32, hop_frames=2, lookahead_frames=0, threads=2, mode="windowed")
 
     @classmethod
     def preset(cls, name: str) -> "StreamSettings":
-        presets = {"default": cls.default, "low_latency": cls.low_latency}
-        if name not in presets:
-            raise EventSepError(f"unknown setting {name!r}; use one of {', '.join(presets)}")
-        return presets[name]()
+        if name not in PRESETS:
+            raise EventSepError(f"unknown setting {name!r}; use one of {', '.join(PRESETS)}")
+        return getattr(cls, name)()
 
-    def validate(self, time_multiple: int) -> "StreamSettings":
-        for name in ("context_frames", "hop_frames", "threads"):
+    def resolve(self, info) -> "StreamSettings":
+        """These settings made concrete for a bundle (``info``: its :class:`BundleInfo`) and checked: the
+        mode chosen, the lookahead and the run length filled in. Raises a one-line :class:`EventSepError`
+        when they cannot work.
+
+        ``hop_frames=None``: stateful, 2 frames per run with the model's own lookahead (one call per two
+        frames: the weights are read once for both) and 1 below it (the speculative step already adds a
+        call); windowed, 4, or 2 without lookahead (the previous runtime's two presets)."""
+        for name in ("context_frames", "threads") + (("hop_frames",) if self.hop_frames is not None else ()):
             value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise EventSepError(f"{name} must be a positive whole number, got {value!r}")
-        if not isinstance(self.lookahead_frames, int) or self.lookahead_frames < 0:
-            raise EventSepError(f"lookahead_frames must be 0 or more, got {self.lookahead_frames!r}")
-        if self.context_frames % time_multiple:
-            raise EventSepError(f"context_frames must be a multiple of {time_multiple} (the separator's time "
-                                f"stride), got {self.context_frames}")
-        if self.hop_frames + self.lookahead_frames > self.context_frames:
-            raise EventSepError("hop_frames + lookahead_frames must fit in context_frames")
-        if not self.smoothing_ms >= 0.0 or self.smoothing_ms > 10_000:
+        la = self.lookahead_frames
+        if la is not None and (isinstance(la, bool) or not isinstance(la, int) or la < 0):
+            raise EventSepError(f"lookahead_frames must be 0 or more, got {la!r}")
+        if not isinstance(self.smoothing_ms, (int, float)) or not 0.0 <= self.smoothing_ms <= 10_000:
             raise EventSepError(f"smoothing_ms must be between 0 and 10000, got {self.smoothing_ms}")
         if self.channel_mode not in CHANNEL_MODES:
             raise EventSepError(f"channel_mode must be one of {CHANNEL_MODES}, got {self.channel_mode!r}")
-        return self
+        if self.mode not in MODES:
+            raise EventSepError(f"mode must be one of {MODES}, got {self.mode!r}")
+        mode = self.mode if self.mode != "auto" else ("stateful" if info.stateful else "windowed")
+        if mode == "stateful":
+            if not info.stateful:
+                raise EventSepError("this model has no stateful separator (a windowed-only bundle, e.g. the "
+                                    "thesis U-Net); use the mode 'windowed' or 'auto'")
+            la = info.lookahead if la is None else la
+            if la > info.lookahead:
+                raise EventSepError(f"this model looks {info.lookahead} frame(s) ahead; lookahead_frames can "
+                                    f"be 0 to {info.lookahead} in the stateful mode")
+            hop = self.hop_frames or (2 if la == info.lookahead else 1)
+            return replace(self, mode=mode, hop_frames=hop, lookahead_frames=la)
+        la = WINDOWED_LOOKAHEAD if la is None else la
+        hop = self.hop_frames or (4 if la else 2)
+        if self.context_frames % info.time_multiple:
+            raise EventSepError(f"context_frames must be a multiple of {info.time_multiple} (the separator's "
+                                f"time stride), got {self.context_frames}")
+        if hop + la > self.context_frames:
+            raise EventSepError("hop_frames + lookahead_frames must fit in context_frames")
+        return replace(self, mode=mode, hop_frames=hop, lookahead_frames=la)
+
+
+PRESETS = ("default", "low_latency", "every_frame", "windowed", "windowed_low_latency")
 
 
 @dataclass(frozen=True)
@@ -97,6 +151,7 @@ class Latency:
 
 
 def latency_of(settings: StreamSettings, sample_rate: int, window: int, hop: int) -> Latency:
-    """Latency of ``settings`` with an analysis window of ``window`` and hop ``hop`` host samples."""
+    """Latency of resolved ``settings`` (:meth:`StreamSettings.resolve`) with an analysis window of
+    ``window`` and hop ``hop`` host samples."""
     return Latency(sample_rate=sample_rate, buffering_samples=settings.hop_frames * hop - 1,
                    model_samples=window - hop + settings.lookahead_frames * hop)
