@@ -6,7 +6,7 @@ import torch
 
 from engine.config import ModelConfig, TrainConfig
 from engine.models import QuerySeparator
-from engine.streamnet import STREAM_ARCHS, mel_filterbank
+from engine.streamnet import STREAM_ARCHS, StreamSeparator, mel_filterbank
 
 
 def small_stream_config(arch, **kw):
@@ -183,3 +183,22 @@ def test_training_watches_the_cooperation_folder_named_by_the_environment(tmp_pa
     cfg = TrainConfig(steps=50, batch_size=2, recipe="classquery", validate_every=10_000, checkpoint_every=5,
                       log_every=5)
     assert train(tmp_path / "run", SyntheticStemSource(22050), None, mc, cfg, progress=False).step == 5
+
+
+@pytest.mark.parametrize("arch", ["tcn", "fcgru", "melgru"])
+def test_the_export_friendly_step_computes_what_stream_computes(arch):
+    torch.manual_seed(0)
+    sep = StreamSeparator(small_stream_config(arch)).eval()
+    mag, z = torch.rand(2, 513, 23) * 3, torch.randn(2, 8)
+    with torch.no_grad():
+        ref, _ = sep.stream(mag, z, sep.init_state(2))
+        state = [torch.zeros([2 if d == "batch" else d for d in e["shape"]]) for e in sep.state_layout()]
+        la = sep.lookahead
+        primed = sep.step(mag[:, :, :la], z, *state)[1:]
+        state = [primed[0], *state[1:]]                  # the context kept, the core state reset
+        outs = []
+        for lo, hi in ((la, la + 1), (la + 1, la + 6), (la + 6, 23)):
+            out = sep.step(mag[:, :, lo:hi], z, *state)
+            outs.append(out[0])
+            state = list(out[1:])
+    torch.testing.assert_close(torch.cat(outs, dim=-1), ref, atol=1e-5, rtol=0)
