@@ -1,30 +1,34 @@
-"""Streaming runtime benchmark (issue 5): speed on ONNX and on PyTorch side by side, latency, memory, and the
-quality of the streamed output against the offline engine on the evaluation set.
+"""Streaming runtime benchmark (issues 5 and 17): speed, latency and memory of the streaming runtime in its
+settings side by side (the stateful runtime, ``default`` and ``low_latency``, beside the previous windowed
+runtime, ``windowed``, on the same bundle), and Open-Unmix UMX-L's offline real-time factor in the same run.
 
-    .venv/bin/python benchmarks/stream_bench.py [--model CKPT] [--json rows.json] [--quality-json q.json]
+    .venv/bin/python benchmarks/stream_bench.py --realtime [--rates 48000 --blocks 128,256 --seconds 60]
 
 Speed. Every row runs in a fresh process (so ``peak_rss_mb`` is that configuration's own peak): one
-StreamingSeparator at RATE Hz, stereo, setting ``default`` or ``low_latency``, its networks in onnxruntime
-(``onnx``) or in PyTorch (``torch``: the same runtime, the engine's modules in place of the graphs), both on
-``--threads`` threads (by default the setting's own: 1 for ``default``, so all the work of a block runs on
-the calling thread; 2 for ``low_latency``). The input
-is evaluation-set music, upsampled and made stereo. Blocks listed in
-``--paced-blocks`` are fed as a real-time host does, one block per block duration for ``--seconds`` of
-audio; a block is *missed* when its output is ready after its deadline (its due time plus one block
-duration). Other blocks run back to back over ``--sweep-seconds`` of audio and a block is missed when
-processing it took longer than its duration. ``rtf`` = compute seconds / audio seconds (wall clock inside
-``process``); p50/p99/max are per-block wall times. The ``cpu_*`` extras are the same with the calling
-thread's CPU time (``time.thread_time``): on a machine shared with other work (training at normal priority
-while this runs at nice 19) wall time includes waiting for a core, CPU time is what the blocks cost;
-``cpu_missed`` counts blocks whose CPU time alone exceeded their duration.
+StreamingSeparator at RATE Hz, stereo, one preset (or ``CONTEXT:HOP:LOOKAHEAD`` frames of the windowed
+runtime), its networks in onnxruntime (``onnx``) or in PyTorch (``torch``: the same runtime, the engine's
+modules in place of the graphs), on ``--threads`` threads (by default the setting's own). The input is
+evaluation-set music, upsampled and made stereo, queried with an evaluation-set reference clip. Blocks
+listed in ``--paced-blocks`` (default: all) are fed as a real-time host does, one block per block duration
+for ``--seconds`` of audio; a block is *missed* when its output is ready after its deadline (its due time
+plus one block duration). Other blocks run back to back over ``--sweep-seconds`` of audio and a block is
+missed when processing it took longer than its duration. ``rtf`` = compute seconds / audio seconds (wall
+clock inside ``process``); p50/p99/max are per-block wall times. The ``cpu_*`` extras are the same with the
+calling thread's CPU time (``time.thread_time``). ``--realtime`` runs each worker with SCHED_FIFO, as DAWs
+run their audio threads. While it runs, ``/tmp/bench/QUIET`` exists, so our training jobs wait.
 
-Quality. Items of the evaluation set (``cache/corpus/evalset/<soundfont>``): the target is queried with the
-item's reference clip. Offline: ``engine.separate`` (PyTorch, chunks of the model's segment length). Streamed:
-the mixture upsampled to ``--quality-rate``, streamed in 512-sample blocks with the ONNX bundle, the latency
-removed, resampled back. Both scored as SI-SDRi against the true stem at 22050 Hz.
+UMX-L. ``openunmix.umxl(pretrained=False)`` (UMX-L's architecture, random weights: nothing is downloaded)
+separates ``--umx-seconds`` of the same stereo music at 44.1 kHz offline, in a fresh process on all cores;
+its row's ``rtf`` is wall seconds / audio seconds. The ``openunmix`` package declares a ``torchaudio``
+requirement that torch 2.13 cannot meet, so install it with ``pip install --no-deps openunmix``; it imports
+``torchaudio`` at import time but (with the ``torch`` filterbank, no resampling) never calls it, so the
+worker registers an empty ``torchaudio`` module when there is none.
 
-Without ``--model`` the model is a fresh seeded one of the shipping architecture (untrained: speed and
-latency are what they will be, quality numbers are meaningless until the default model exists).
+Quality (``--quality``). Items of the evaluation set: the target queried with the item's reference clip,
+offline (``engine.separate``) and streamed at ``--quality-rate`` in 512-sample blocks, scored as SI-SDRi.
+
+The model is the shipped default (``engine/assets/default_model`` and its bundle ``default_onnx``) unless
+``--model`` / ``--onnx`` say otherwise.
 """
 from __future__ import annotations
 
@@ -47,22 +51,15 @@ ROW_KEYS = ["sample_rate", "channels", "block", "setting", "path", "rtf", "p50_m
             "latency_ms", "peak_rss_mb"]
 
 
-def shipping_config():
-    from engine.config import ModelConfig
-
-    return ModelConfig(separator_channels=(8, 16, 32, 64, 128, 256), query_channels=(16, 16, 32, 32, 64, 64),
-                       segment_seconds=2.0)
-
-
 def stream_settings(name: str, threads: int | None):
-    """A preset name ("default", "low_latency") or "CONTEXT:HOP:LOOKAHEAD" frames (e.g. "32:3:2");
-    ``threads`` None = the preset's own (1 for CONTEXT:HOP:LOOKAHEAD)."""
+    """A preset name (``engine.streaming.PRESETS``) or "CONTEXT:HOP:LOOKAHEAD" frames of the windowed
+    runtime (e.g. "32:3:2"); ``threads`` None = the preset's own (1 for CONTEXT:HOP:LOOKAHEAD)."""
     from engine.streaming import StreamSettings
 
     if ":" in name:
         context, hop, lookahead = (int(v) for v in name.split(":"))
         return StreamSettings(context_frames=context, hop_frames=hop, lookahead_frames=lookahead,
-                              threads=threads or 1)
+                              threads=threads or 1, mode="windowed")
     preset = StreamSettings.preset(name)
     return StreamSettings(**{**preset.__dict__, "threads": threads or preset.threads})
 
@@ -74,22 +71,18 @@ def _csv(kind):
 # ----------------------------------------------------------------------------------------------- set-up
 
 def prepare_model(args, work: Path) -> tuple[Path, Path]:
-    """(checkpoint folder, ONNX bundle folder)."""
+    """(checkpoint folder, ONNX bundle folder): the shipped ones, or ``--model`` exported into ``work``."""
     import torch
 
-    from engine.checkpoint import save_checkpoint
-    from engine.models import QuerySeparator
+    from engine.cli import DEFAULT_MODEL as DEFAULT_MODEL_DIR
+    from engine.streaming import DEFAULT_BUNDLE
     from export.onnx_export import export_checkpoint
 
     torch.set_num_threads(args.threads or 1)
-    if args.model:
-        ckpt = Path(args.model)
-    else:
-        torch.manual_seed(args.seed)
-        ckpt = save_checkpoint(work / "untrained", QuerySeparator(shipping_config()).eval())
-        print(f"model: fresh seeded (seed {args.seed}) model of the shipping architecture, UNTRAINED")
-    onnx_dir = Path(args.onnx) if args.onnx else work / "onnx"
-    if not args.onnx:
+    ckpt = Path(args.model) if args.model else DEFAULT_MODEL_DIR
+    onnx_dir = Path(args.onnx) if args.onnx else (work / "onnx" if args.model else DEFAULT_BUNDLE)
+    print(f"model: {ckpt}; bundle: {onnx_dir}")
+    if args.model and not args.onnx:
         t0 = time.time()
         result = export_checkpoint(ckpt, onnx_dir)
         print(f"exported {ckpt} -> {onnx_dir} in {time.time() - t0:.1f} s; parity worst "
@@ -208,10 +201,44 @@ def worker(spec: dict) -> dict:
            # extras
            "cpu_rtf": cpu / seconds, "cpu_p50_ms": float(np.percentile(cpu_ms, 50)),
            "cpu_p99_ms": float(np.percentile(cpu_ms, 99)), "cpu_max_ms": float(cpu_ms.max()),
-           "cpu_missed": int((cpu_times > period).sum()), "paced": bool(spec["paced"]), "seconds": seconds, "blocks": len(blocks),
+           "cpu_missed": int((cpu_times > period).sum()), "paced": bool(spec["paced"]), "seconds": seconds,
+           "blocks": len(blocks),
            "deadline_ms": period * 1000.0, "latency_samples": sep.latency_samples, "threads": settings.threads,
-           "realtime": bool(spec.get("realtime"))}
+           "realtime": bool(spec.get("realtime")), "mode": sep.settings.mode, "hop_frames": sep.settings.hop_frames,
+           "lookahead_frames": sep.settings.lookahead_frames}
     return row
+
+
+def umx_worker(spec: dict) -> dict:
+    """UMX-L (random weights) separating the benchmark's music offline at 44.1 kHz, in this process."""
+    import importlib.util
+    import types
+
+    import torch
+
+    if importlib.util.find_spec("torchaudio") is None:      # imported by openunmix, never called here
+        sys.modules["torchaudio"] = types.ModuleType("torchaudio")
+    try:
+        import openunmix
+    except ImportError:
+        raise SystemExit("UMX-L row: the openunmix package is missing; pip install --no-deps openunmix")
+    torch.manual_seed(0)
+    torch.set_num_threads(os.cpu_count() or 1)
+    separator = openunmix.umxl(pretrained=False, device="cpu").eval()
+    audio = np.load(spec["audio"])[:, :int(spec["seconds"] * 44100)]
+    x = torch.from_numpy(np.ascontiguousarray(audio, np.float32))[None]
+    with torch.inference_mode():
+        separator(x[..., :44100])                             # warm-up (allocations, FFT plans)
+        t0 = time.perf_counter()
+        est = separator(x)
+        wall = time.perf_counter() - t0
+    seconds = audio.shape[1] / 44100
+    assert est.shape[-1] == audio.shape[1] and torch.isfinite(est).all()
+    ms = wall * 1000.0
+    return {"sample_rate": 44100, "channels": 2, "block": int(audio.shape[1]), "setting": "umx-l",
+            "path": "torch offline", "rtf": wall / seconds, "p50_ms": ms, "p99_ms": ms, "max_ms": ms, "missed": 0,
+            "latency_ms": float("nan"), "peak_rss_mb": peak_rss_mb(), "seconds": seconds,
+            "threads": torch.get_num_threads(), "targets": 4, "paced": False}
 
 
 def run_speed(args, ckpt: Path, onnx_dir: Path, work: Path) -> list[dict]:
@@ -223,7 +250,8 @@ def run_speed(args, ckpt: Path, onnx_dir: Path, work: Path) -> list[dict]:
         seconds = args.seconds if paced else args.sweep_seconds
         audio, ref = prepare_audio(args, work, rate, max(args.seconds, args.sweep_seconds))
         spec = {"sample_rate": rate, "block": block, "setting": setting, "path": path, "paced": paced,
-                "seconds": seconds, "threads": args.threads, "realtime": args.realtime, "onnx": str(onnx_dir), "checkpoint": str(ckpt),
+                "seconds": seconds, "threads": args.threads, "realtime": args.realtime, "onnx": str(onnx_dir),
+                "checkpoint": str(ckpt),
                 "audio": str(audio), "reference": str(ref)}
         proc = subprocess.run([sys.executable, __file__, "--worker", json.dumps(spec)], capture_output=True,
                               text=True, cwd=REPO, timeout=max(600, 20 * seconds))
@@ -240,12 +268,51 @@ def run_speed(args, ckpt: Path, onnx_dir: Path, work: Path) -> list[dict]:
     return rows
 
 
+def run_umx(args, work: Path) -> dict:
+    audio, _ = prepare_audio(args, work, 44100, max(args.seconds, args.sweep_seconds, args.umx_seconds))
+    spec = {"umx": True, "audio": str(audio), "seconds": args.umx_seconds}
+    proc = subprocess.run([sys.executable, __file__, "--worker", json.dumps(spec)], capture_output=True, text=True,
+                          cwd=REPO, timeout=3600)
+    if proc.returncode != 0:
+        print(proc.stderr[-3000:], file=sys.stderr)
+        raise SystemExit("the UMX-L worker failed")
+    row = json.loads(proc.stdout.strip().splitlines()[-1])
+    print(f"UMX-L offline (random weights, 4 targets, {row['threads']} threads): {row['seconds']:.0f} s of "
+          f"stereo 44.1 kHz in {row['max_ms'] / 1000:.1f} s, rtf {row['rtf']:.3f}; {row['peak_rss_mb']:.0f} MB",
+          flush=True)
+    return row
+
+
+def ratio_table(rows: list[dict]) -> str:
+    """RTF of each stream row against the ``windowed`` row of the same rate, block and path, and against
+    UMX-L's offline RTF."""
+    umx = next((r for r in rows if r["setting"] == "umx-l"), None)
+    base = {(r["sample_rate"], r["block"], r["path"]): r for r in rows if r["setting"] == "windowed"}
+    lines = ["| rate | block | setting | RTF | windowed RTF / this | UMX-L offline RTF / this |",
+             "|---|---|---|---|---|---|"]
+    for r in rows:
+        if r["setting"] in ("umx-l", "windowed"):
+            continue
+        w = base.get((r["sample_rate"], r["block"], r["path"]))
+        vs_windowed = f"{w['rtf'] / r['rtf']:.2f}x" if w else "-"
+        vs_umx = f"{umx['rtf'] / r['rtf']:.2f}x" if umx else "-"
+        lines.append(f"| {r['sample_rate']} | {r['block']} | {r['setting']} | {r['rtf']:.3f} | {vs_windowed} | "
+                     f"{vs_umx} |")
+    if umx:
+        lines.append(f"\nUMX-L offline (random weights, 4 targets, {umx['threads']} threads): rtf {umx['rtf']:.3f} "
+                     f"({umx['seconds']:.0f} s of stereo 44.1 kHz), peak RSS {umx['peak_rss_mb']:.0f} MB")
+    return "\n".join(lines)
+
+
 def speed_table(rows: list[dict]) -> str:
-    head = ("| rate | block | setting | path | mode | RTF | p50 ms | p99 ms | max ms | deadline ms | missed | "
+    head = ("| rate | block | setting | path | feed | RTF | p50 ms | p99 ms | max ms | deadline ms | missed | "
             "CPU RTF | CPU p99 ms | CPU max ms | CPU missed | latency ms | peak RSS MB |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in rows:
-        lines.append(f"| {r['sample_rate']} | {r['block']} | {r['setting']} | {r['path']} | "
+        if r["setting"] == "umx-l":
+            continue
+        lines.append(f"| {r['sample_rate']} | {r['block']} | {r['setting']} ({r['mode']}, hop {r['hop_frames']}, "
+                     f"lookahead {r['lookahead_frames']}) | {r['path']} | "
                      f"{'paced' if r['paced'] else 'sweep'} {r['seconds']:.0f} s | {r['rtf']:.3f} | "
                      f"{r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['max_ms']:.2f} | {r['deadline_ms']:.2f} | "
                      f"{r['missed']}/{r['blocks']} | {r['cpu_rtf']:.3f} | {r['cpu_p99_ms']:.2f} | "
@@ -262,12 +329,13 @@ def latency_table(onnx_dir: Path, rates: list[int], names: list[str]) -> str:
     lines = ["| setting | rate | window / hop (samples) | buffering | model | total samples | total ms |",
              "|---|---|---|---|---|---|---|"]
     for name in names:
-        st = stream_settings(name, 1)
+        st = stream_settings(name, 1).resolve(info)
         for rate in rates:
             g = HostGrid(rate, info)
             lat = latency_of(st, rate, g.window_length, g.hop)
-            lines.append(f"| {name} (context {st.context_frames}, hop {st.hop_frames}, lookahead "
-                         f"{st.lookahead_frames}) | {rate} | {g.window_length} / {g.hop} | {lat.buffering_samples} "
+            lines.append(f"| {name} ({st.mode}{f', context {st.context_frames}' if st.mode == 'windowed' else ''}, "
+                         f"hop {st.hop_frames}, lookahead {st.lookahead_frames}) | {rate} | {g.window_length} / "
+                         f"{g.hop} | {lat.buffering_samples} "
                          f"({lat.buffering_ms:.1f} ms) | {lat.model_samples} ({lat.model_ms:.1f} ms) | "
                          f"{lat.samples} | {lat.ms:.1f} |")
     return "\n".join(lines)
@@ -331,7 +399,8 @@ def quality_table(q: dict, settings: list[str]) -> str:
     s = q["summary"]
     lines = [f"Evaluation set ({s['soundfont']}, {s['items']} items), streamed at {s['quality_rate']} Hz in "
              f"512-sample blocks:", "",
-             "| output | SI-SDRi mean dB | SI-SDRi median dB | minus offline (mean) dB | SI-SDR vs offline output (median) dB |",
+             "| output | SI-SDRi mean dB | SI-SDRi median dB | minus offline (mean) dB "
+             "| SI-SDR vs offline output (median) dB |",
              "|---|---|---|---|---|",
              f"| offline (engine.separate, PyTorch) | {s['offline_si_sdri_mean']:.2f} | "
              f"{s['offline_si_sdri_median']:.2f} | 0 | - |"]
@@ -345,15 +414,16 @@ def quality_table(q: dict, settings: list[str]) -> str:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", help="checkpoint folder (default: a fresh seeded model of the shipping architecture)")
-    p.add_argument("--onnx", help="use this exported bundle instead of exporting the model")
+    p.add_argument("--model", help="checkpoint folder (default: the shipped model; exported into the work folder)")
+    p.add_argument("--onnx", help="use this exported bundle (default: the shipped one, or --model exported)")
     p.add_argument("--rates", type=_csv(int), default=[44100, 48000])
     p.add_argument("--blocks", type=_csv(int), default=[64, 128, 256, 512, 1024, 2048, 4096])
-    p.add_argument("--settings", type=_csv(str), default=["default", "low_latency"],
-                   help="presets or CONTEXT:HOP:LOOKAHEAD frames, comma-separated (default: default,low_latency)")
-    p.add_argument("--paths", type=_csv(str), default=["onnx", "torch"])
-    p.add_argument("--paced-blocks", type=_csv(int), default=[512],
-                   help="block sizes fed in real time (default: 512); others run back to back")
+    p.add_argument("--settings", type=_csv(str), default=["default", "low_latency", "windowed"],
+                   help="presets or CONTEXT:HOP:LOOKAHEAD frames of the windowed runtime, comma-separated "
+                        "(default: default,low_latency,windowed)")
+    p.add_argument("--paths", type=_csv(str), default=["onnx"], help="onnx and/or torch (default: onnx)")
+    p.add_argument("--paced-blocks", type=_csv(int), default=None,
+                   help="block sizes fed in real time (default: all of --blocks); others run back to back")
     p.add_argument("--seconds", type=float, default=60.0, help="audio per paced row (default: 60)")
     p.add_argument("--sweep-seconds", type=float, default=20.0, help="audio per back-to-back row (default: 20)")
     p.add_argument("--threads", type=int, default=None,
@@ -362,7 +432,9 @@ def main() -> None:
                    help="run each worker with real-time scheduling (SCHED_FIFO, priority 50), as DAWs run their "
                         "audio threads; needs root or CAP_SYS_NICE, else the benchmark stops with a message")
     p.add_argument("--no-speed", action="store_true")
-    p.add_argument("--no-quality", action="store_true")
+    p.add_argument("--umx-seconds", type=float, default=60.0,
+                   help="audio UMX-L separates offline for its row (default: 60; 0 = no UMX-L row)")
+    p.add_argument("--quality", action="store_true", help="also the evaluation-set quality run (slow)")
     p.add_argument("--quality-items", type=int, default=0, help="evaluation items (default 0: all)")
     p.add_argument("--quality-rate", type=int, default=44100, help="host rate of the streamed quality run")
     p.add_argument("--soundfont", default="fluidr3", help="evaluation set (default: fluidr3)")
@@ -373,8 +445,11 @@ def main() -> None:
     p.add_argument("--worker", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.worker:
-        print(json.dumps(worker(json.loads(args.worker))))
+        spec = json.loads(args.worker)
+        print(json.dumps(umx_worker(spec) if spec.get("umx") else worker(spec)))
         return
+    if args.paced_blocks is None:
+        args.paced_blocks = list(args.blocks)
     for name in args.settings:
         try:
             stream_settings(name, 1)
@@ -390,14 +465,27 @@ def main() -> None:
     ckpt, onnx_dir = prepare_model(args, work)
     print("\nLatency\n\n" + latency_table(onnx_dir, sorted(set(args.rates) | {44100, 48000}),
                                                    list(dict.fromkeys(["default", "low_latency"] + args.settings))))
-    if not args.no_speed:
-        rows = run_speed(args, ckpt, onnx_dir, work)
-        print(f"\nSpeed (stereo; {args.threads or 'each setting its own number of'} thread(s) per stream; "
-              f"{'real-time (SCHED_FIFO)' if args.realtime else 'normal'} scheduling)\n\n" + speed_table(rows))
-        print(f"\nload average at the end: {os.getloadavg()[0]:.2f}")
-        if args.json:
-            Path(args.json).write_text(json.dumps(rows, indent=1))
-    if not args.no_quality:
+    quiet = Path("/tmp/bench/QUIET")
+    quiet.parent.mkdir(parents=True, exist_ok=True)
+    ours = not quiet.exists()
+    quiet.touch()                  # our training jobs wait while this exists
+    try:
+        if ours:
+            time.sleep(6)          # a training step in flight finishes
+        if not args.no_speed:
+            rows = run_speed(args, ckpt, onnx_dir, work)
+            if args.umx_seconds > 0:
+                rows.append(run_umx(args, work))
+            print(f"\nSpeed (stereo; {args.threads or 'each setting its own number of'} thread(s) per stream; "
+                  f"{'real-time (SCHED_FIFO)' if args.realtime else 'normal'} scheduling)\n\n" + speed_table(rows))
+            print("\n" + ratio_table(rows))
+            print(f"\nload average at the end: {os.getloadavg()[0]:.2f}")
+            if args.json:
+                Path(args.json).write_text(json.dumps(rows, indent=1))
+    finally:
+        if ours:
+            quiet.unlink(missing_ok=True)
+    if args.quality:
         try:
             q = run_quality(args, ckpt, onnx_dir)
         except Exception as e:

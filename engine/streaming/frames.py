@@ -1,11 +1,16 @@
-"""The two ends every runtime shares: a rolling analysis window that turns host hops into spectra (and
-the model's magnitudes), and the overlap-add that turns masked spectra back into host hops.
+"""The two ends every runtime shares: analysis windows that turn host hops into spectra (and the model's
+magnitudes), and the overlap-add that turns masked spectra back into host hops; frame by frame
+(:class:`AnalysisWindow`, :class:`OverlapAdd`) or several frames per call (:class:`SampleHistory`,
+:func:`analyse_frames`, :func:`add_frames`), which the stateful runtime and its offline twin share.
 
 Frame ``t`` is the window of the ``L`` samples that end with hop ``t`` (the stream starts from silence),
 so its overlap-added output completes the hop that starts ``L - H`` samples earlier. Shapes: hops
-``(C, H)``, spectra ``(C, nb_bins)``, model magnitudes ``(B, 513)`` with ``B`` 1 (channel mean) or ``C``.
+``(C, H)``, spectra ``(C, [F,] nb_bins)``, model magnitudes ``(B, 513[, F])`` with ``B`` 1 (channel mean)
+or ``C``.
 """
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -52,3 +57,67 @@ class OverlapAdd:
 def sanitise_mask(mask: np.ndarray) -> np.ndarray:
     """A model's mask made safe to apply: NaN -> 0, clipped to [0, 1]."""
     return np.clip(np.nan_to_num(mask, nan=0.0, posinf=1.0, neginf=0.0), 0.0, 1.0)
+
+
+def analyse_frames(grid: HostGrid, frames: np.ndarray, mono_model: bool) -> tuple[np.ndarray, np.ndarray]:
+    """``(C, F, L)`` frames -> their ``(C, F, nb_bins)`` spectra and the ``(B, 513, F)`` float32 model
+    magnitudes (of the channel mean when ``mono_model``), in one call per step."""
+    spectra = grid.analyse(frames)
+    if mono_model:
+        mags = grid.model_magnitude(frames.mean(axis=0, keepdims=True), spectra.mean(axis=0, keepdims=True))
+    else:
+        mags = grid.model_magnitude(frames, spectra)
+    return spectra, np.ascontiguousarray(mags.transpose(0, 2, 1))
+
+
+def add_frames(out: np.ndarray, frames: np.ndarray, first: int, hop: int) -> None:
+    """Overlap-add ``(C, T, L)`` windowed frames into ``out`` ``(C, n)``, frame ``t`` starting at
+    ``(first + t) * hop`` (un-normalised, as :class:`OverlapAdd` keeps it)."""
+    channels, count, length = frames.shape
+    pieces = math.ceil(length / hop)
+    padded = np.zeros((channels, count, pieces * hop))
+    padded[:, :, :length] = frames
+    for k in range(pieces):         # the k-th hop of every frame lands k hops after the frame's start
+        start = (first + k) * hop
+        out[:, start:start + count * hop] += padded[:, :, k * hop:(k + 1) * hop].reshape(channels, -1)
+
+
+class SampleHistory:
+    """The newest ``L + (frames - 1) H`` samples of each channel: the last ``frames`` analysis windows."""
+
+    def __init__(self, grid: HostGrid, channels: int, frames: int):
+        self.grid = grid
+        self.samples = np.zeros((channels, grid.window_length + (frames - 1) * grid.hop))
+        # (C, frames, L) windows over the buffer, made once: push() updates the buffer in place
+        self._windows = np.lib.stride_tricks.sliding_window_view(self.samples, grid.window_length,
+                                                                 axis=-1)[:, ::grid.hop]
+
+    def push(self, hop_samples: np.ndarray) -> None:
+        buf, h = self.samples, hop_samples.shape[1]
+        buf[:, :-h] = buf[:, h:]
+        buf[:, -h:] = hop_samples
+
+    def frames(self, count: int) -> np.ndarray:
+        """The newest ``count`` windows, ``(C, count, L)`` (a view: use it before the next push)."""
+        return self._windows[:, -count:]
+
+
+class OverlapAddFrames:
+    """Weighted overlap-add of several frames per call: :meth:`add` ``F`` synthesised frames, get the
+    ``F`` hops they complete."""
+
+    def __init__(self, grid: HostGrid, channels: int):
+        self.grid = grid
+        self.pieces = math.ceil(grid.window_length / grid.hop)              # hops a frame spans
+        self.tail = np.zeros((channels, (self.pieces - 1) * grid.hop))      # sums still waiting for frames
+
+    def add(self, frames: np.ndarray) -> np.ndarray:
+        """``(C, F, L)`` windowed frames -> ``(C, F * H)`` finished output samples."""
+        g = self.grid
+        count, hop = frames.shape[1], g.hop
+        acc = np.zeros((frames.shape[0], (count - 1 + self.pieces) * hop))
+        acc[:, :self.tail.shape[1]] = self.tail
+        add_frames(acc, frames, 0, hop)
+        done = count * hop
+        self.tail = acc[:, done:]
+        return (acc[:, :done].reshape(acc.shape[0], count, hop) * g.inv_norm).reshape(acc.shape[0], done)

@@ -15,7 +15,7 @@ import math
 import numpy as np
 
 from .bundle import StepModel
-from .frames import sanitise_mask
+from .frames import add_frames, analyse_frames, sanitise_mask
 from .grid import HostGrid
 from .settings import CHANNEL_MODES
 from .stateful import whole_masks
@@ -42,13 +42,8 @@ def separate_offline(models: StepModel, audio: np.ndarray, sample_rate: int, z: 
     frames = np.lib.stride_tricks.sliding_window_view(padded, L, axis=-1)[:, ::H]   # (C, T + la, L) view
     mono = channel_mode == "mono"
 
-    mags = np.empty((1 if mono else channels, frames.shape[1], grid.model_bins), np.float32)
-    for lo in range(0, frames.shape[1], CHUNK_FRAMES):
-        chunk = frames[:, lo:lo + CHUNK_FRAMES]
-        if mono:     # the channel mean, as the stream's model hears it
-            chunk = chunk.mean(axis=0, keepdims=True)
-        mags[:, lo:lo + CHUNK_FRAMES] = grid.model_magnitude(chunk, grid.analyse(chunk))
-    mags = np.ascontiguousarray(mags.transpose(0, 2, 1))                            # (B, 513, T + la)
+    mags = np.concatenate([analyse_frames(grid, frames[:, lo:lo + CHUNK_FRAMES], mono)[1]
+                           for lo in range(0, frames.shape[1], CHUNK_FRAMES)], axis=-1)   # (B, 513, T + la)
     zb = np.repeat(np.asarray(z, np.float32).reshape(1, -1), mags.shape[0], axis=0)
     masks = sanitise_mask(np.asarray(whole_masks(models, mags, zb)))                # (B, 513, T)
 
@@ -61,15 +56,3 @@ def separate_offline(models: StepModel, audio: np.ndarray, sample_rate: int, z: 
         add_frames(out, synth, lo, H)
     out = (out[:, :frames_out * H].reshape(channels, frames_out, H) * grid.inv_norm).reshape(channels, -1)
     return out[:, L - H:L - H + n]
-
-
-def add_frames(out: np.ndarray, frames: np.ndarray, first: int, hop: int) -> None:
-    """Overlap-add ``(C, T, L)`` windowed frames into ``out`` ``(C, n)``, frame ``t`` starting at
-    ``(first + t) * hop`` (the un-normalised sum :class:`~engine.streaming.frames.OverlapAdd` keeps)."""
-    channels, count, length = frames.shape
-    pieces = math.ceil(length / hop)
-    padded = np.zeros((channels, count, pieces * hop))
-    padded[:, :, :length] = frames
-    for k in range(pieces):         # the k-th hop of every frame lands k hops after the frame's start
-        start = (first + k) * hop
-        out[:, start:start + count * hop] += padded[:, :, k * hop:(k + 1) * hop].reshape(channels, -1)

@@ -170,6 +170,10 @@ class StreamingSeparator:
         # wet rows + one row for the query gate, pre-filled so output sample n is y[n - latency]
         self._out = SampleFifo(c + 1, self.latency_samples + 4096)
         self._out.push(np.zeros((c + 1, self._core.prefill)))
+        # output samples pushed / popped so far, and the first from which every gate value is 1: the
+        # common case (a query set, the gate open) then skips the blend arithmetic
+        self._gate_open_from = self._pushed = self._core.prefill
+        self._popped = 0
         self._core.reset()
         self._start_controls(self._controls)
         self._fresh = True
@@ -207,7 +211,7 @@ class StreamingSeparator:
         if n == 0:
             return block.copy()
         x = x.astype(np.float64)
-        if not np.max(np.abs(x)) <= INPUT_LIMIT:      # NaN fails the comparison too: one test per block
+        if not (x.min() >= -INPUT_LIMIT and x.max() <= INPUT_LIMIT):   # NaN fails the comparisons too
             x = np.clip(np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0), -INPUT_LIMIT, INPUT_LIMIT)
         controls = self._controls                     # one atomic read per block
         if self._fresh:
@@ -218,15 +222,22 @@ class StreamingSeparator:
         hop = self.grid.hop
         while len(self._in) >= hop:
             self._advance(self._in.pop(hop), controls)
+        open_gate = self._popped >= self._gate_open_from
+        self._popped += n
         wet = self._out.pop(n)
         dry = self._dry.pop(n)
         gate, target = wet[-1], wet[:-1]
         residual = self._residual.render(controls.residual, n)
         mix = self._mix.render(controls.mix, n)
-        # (1 - r) * target + r * (dry - target); the common settings skip their no-op arithmetic
-        chosen = target if isinstance(residual, float) and residual == 0.0 else target + residual * (dry - 2.0 * target)
-        out = dry + (gate if isinstance(mix, float) and mix == 1.0 else gate * mix) * (chosen - dry)
-        if not np.isfinite(out).all():                     # belt and braces: nothing non-finite leaves
+        # (1 - r) * target + r * (dry - target), then the gated wet/dry blend; the common settings (no
+        # residual, fully wet, the gate open) skip their no-op arithmetic
+        no_residual = isinstance(residual, float) and residual == 0.0
+        chosen = target if no_residual else target + residual * (dry - 2.0 * target)
+        if open_gate and isinstance(mix, float) and mix == 1.0:
+            out = chosen
+        else:
+            out = dry + (gate * mix) * (chosen - dry)
+        if not math.isfinite(out.sum()):                   # belt and braces: nothing non-finite leaves
             out = np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0)
         out = out.astype(block.dtype)
         return out[0] if block.ndim == 1 else out
@@ -235,10 +246,15 @@ class StreamingSeparator:
         """One host hop of input through the core; every hop it finishes goes out with the query gate."""
         gate_target = 1.0 if controls.z_target is not None else 0.0
         for rows in self._core.advance(hop_samples, lambda: self._latent(controls, gate_target)):
-            out = np.empty((self.channels + 1, rows.shape[1]))
+            width = rows.shape[1]
+            out = np.empty((self.channels + 1, width))
             out[:-1] = rows
-            out[-1] = self._gate.render(gate_target, rows.shape[1])
+            gate = self._gate.render(gate_target, width)
+            out[-1] = gate
             self._out.push(out)
+            self._pushed += width
+            if not (isinstance(gate, float) and gate == 1.0):
+                self._gate_open_from = self._pushed
 
     def _latent(self, controls: Controls, gate_target: float) -> np.ndarray | None:
         """The smoothed query for one model run, ``(B, latent_dim)`` float32; None when there is none or

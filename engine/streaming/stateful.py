@@ -14,7 +14,7 @@ from typing import Callable
 import numpy as np
 
 from .bundle import BundleInfo, StepModel
-from .frames import AnalysisWindow, OverlapAdd
+from .frames import OverlapAddFrames, SampleHistory, analyse_frames
 from .grid import HostGrid
 from .settings import StreamSettings
 
@@ -40,9 +40,12 @@ def whole_masks(models: StepModel, magnitude: np.ndarray, z: np.ndarray) -> np.n
 class StatefulCore:
     """Host hops in, finished host hops out (``settings`` resolved, mode ``stateful``).
 
-    The model runs every ``hop_frames`` frames on the frames it has not seen yet (one call; each frame
-    once), always, with the query or, while there is none, a zero latent: its state then never lags the
-    stream, and a query set later applies from the next call (behind the query gate's fade-in).
+    Every ``hop_frames`` hops one *run* does all the work of the frames since the last run, several
+    frames per call, as :func:`~engine.streaming.offline.separate_offline` does over a whole file: their
+    analysis, one model step over them (each frame once), the masks of the ``hop_frames`` frames to emit,
+    their synthesis and overlap-add. The model always runs, with the query or, while there is none, a zero
+    latent: its state never lags the stream, and a query set later applies from the next run (behind the
+    query gate's fade-in).
     """
 
     def __init__(self, models: StepModel, grid: HostGrid, settings: StreamSettings, channels: int):
@@ -56,50 +59,49 @@ class StatefulCore:
         self.reset()
 
     def reset(self) -> None:
-        self._input = AnalysisWindow(self.grid, self.channels, self.batch == 1)
-        self._ola = OverlapAdd(self.grid, self.channels)
-        self._spectra: deque[np.ndarray] = deque()     # frames not emitted yet
-        self._mags: deque[np.ndarray] = deque()
-        self._unfed: list[np.ndarray] = []               # frames the model has not seen yet
+        self._history = SampleHistory(self.grid, self.channels, self.hop_frames + self.lookahead)
+        self._ola = OverlapAddFrames(self.grid, self.channels)
+        self._spectra: deque[np.ndarray] = deque()     # (C, nb_bins) of frames analysed, not emitted yet
+        self._mags: deque[np.ndarray] = deque()        # (B, 513) of the same frames
         self._initial = self.models.initial_state(self.batch)
         self._state = self._initial
         self._primed = self.model_lookahead == 0
         self._frames_seen = 0
+        self._frames_analysed = 0
 
     def warm_up(self) -> None:
         # first onnxruntime runs allocate and first FFTs of a size plan; do that now, not in the first block
         z = self._idle_z
-        for _ in range(self.hop_frames + self.lookahead + 1):
+        for _ in range(2 * self.hop_frames + self.lookahead):
             self.advance(np.zeros((self.channels, self.grid.hop)), lambda: z)
         self.reset()
 
     def advance(self, hop_samples: np.ndarray, latent: Callable[[], np.ndarray | None]) -> list[np.ndarray]:
-        """One host hop of input; returns the ``(C, H)`` hops it finishes (none, or ``hop_frames``).
-        ``latent()``: the ``(B, latent_dim)`` query (None: leave the audio unmasked)."""
-        spectra, mag = self._input.push(hop_samples)
-        self._spectra.append(spectra)
-        self._mags.append(mag)
-        self._unfed.append(mag)
+        """One host hop of input; returns the ``(C, hop_frames * H)`` samples a run finishes (as one
+        item), or nothing between runs. ``latent()``: the ``(B, latent_dim)`` query (None: unmasked)."""
+        self._history.push(hop_samples)
         self._frames_seen += 1
         due = self._frames_seen - self.lookahead
         if due < self.hop_frames or due % self.hop_frames:
             return []
+        new = self._frames_seen - self._frames_analysed
+        spectra, mags = analyse_frames(self.grid, self._history.frames(new), self.batch == 1)
+        self._frames_analysed = self._frames_seen
+        self._spectra.extend(spectra.transpose(1, 0, 2))
+        self._mags.extend(mags.transpose(2, 0, 1))
         z = latent()
-        masks = self._run(self._idle_z if z is None else z)
-        mags = np.stack([self._mags.popleft() for _ in range(self.hop_frames)], axis=-1)      # (B, 513, hop)
-        host = None if z is None or masks is None else self.grid.host_mask(masks, mags)
-        out = []
-        for j in range(self.hop_frames):
-            spectra = self._spectra.popleft()
-            out.append(self._ola.add(spectra if host is None else spectra * host[:, j]))
-        return out
+        masks = self._run(mags, self._idle_z if z is None else z)                 # (B, 513, hop)
+        hop = self.hop_frames
+        spectra = np.stack([self._spectra.popleft() for _ in range(hop)], axis=1)   # (C, hop, bins)
+        emit_mags = np.stack([self._mags.popleft() for _ in range(hop)], axis=-1)   # (B, 513, hop)
+        if z is not None:
+            spectra = spectra * self.grid.host_mask(masks, emit_mags)
+        return [self._ola.add(self.grid.synthesise(spectra))]
 
-    def _run(self, z: np.ndarray) -> np.ndarray | None:
-        """Feed the model the frames it has not seen; the ``(B, 513, hop_frames)`` masks of the frames to
-        emit (zeros when the model gave non-finite values: its state then starts afresh)."""
+    def _run(self, mags: np.ndarray, z: np.ndarray) -> np.ndarray:
+        """One model step over the ``(B, 513, n)`` new frames; the ``(B, 513, hop_frames)`` masks of the
+        frames to emit (zeros when the model gave non-finite values: its state then starts afresh)."""
         step = self.models.step
-        mags = np.stack(self._unfed, axis=-1)                                      # (B, 513, n)
-        self._unfed.clear()
         newest = mags[:, :, -1:]
         if not self._primed:          # a fresh stream: the first `lookahead` frames only fill the context
             la = self.model_lookahead
@@ -113,7 +115,7 @@ class StatefulCore:
             guess = np.repeat(newest, self.model_lookahead - self.lookahead, axis=2)
             masks.append(step(guess, z, self._state)[0])
         masks = (np.concatenate(masks, axis=-1) if len(masks) > 1 else masks[0])[:, :, -self.hop_frames:]
-        # a non-finite state shows in this call's masks or the next's: then start afresh, not with NaN
+        # a non-finite state shows in this run's masks or the next's: then start afresh, not with NaN
         if not np.isfinite(masks.sum()):
             self._state, self._primed = self._initial, self.model_lookahead == 0
             return np.zeros_like(masks)
