@@ -27,7 +27,7 @@ import torch
 from .audio import resample
 from .ensemble import ENSEMBLES, EnsembleConfig, combine
 from .errors import EventSepError
-from .separate import apply_model, overlap_add
+from .separate import overlap_add, separate_array
 
 MASKS = ("soft", "hard", "none")
 # where the temporal mask's curve comes from: the target-activity model (the mixture and the U-Net's
@@ -188,9 +188,8 @@ class EventSep:
         seconds = {}
         est_u = est_f = None
         t = time.perf_counter()
-        if unet:
-            est_u = _fit(resample(apply_model(self.unet, mix, z, progress=progress).numpy(), rate, sample_rate),
-                         audio.shape[-1])
+        if unet:      # exactly what `eventsep separate` gives (for a streamable model: the live effect's output)
+            est_u = separate_array(self.unet, audio, sample_rate, z, progress=progress).estimate
         seconds["unet"] = time.perf_counter() - t
         t = time.perf_counter()
         if flow:

@@ -227,7 +227,8 @@ def test_preset_round_trip_and_model_checks(models, tmp_path):
     with pytest.raises(EventSepError, match="already exists"):
         save_preset(sep, path)
     preset, warnings = load_preset(path, models)
-    assert warnings == [] and preset.settings.hop_frames == 2
+    assert warnings == [] and preset.settings == sep.settings
+    assert (preset.settings.mode, preset.settings.lookahead_frames, preset.settings.hop_frames) == ("stateful", 0, 1)
     other = SeparatorEffect(models=models)
     apply_preset(other, preset)
     assert (other.interp, other.mix, other.residual) == (0.4, 0.8, 1.0)
