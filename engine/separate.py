@@ -72,13 +72,19 @@ def apply_model(model: QuerySeparator, mixture: torch.Tensor, z: torch.Tensor, s
     """Separate ``(nb_channels, nb_timesteps)`` audio at the model rate with latent ``z`` (see
     :func:`overlap_add` for the chunking); returns the estimate (or the residual), same shape.
 
-    A streamable model runs over the whole signal in one causal pass instead (no chunks, no overlap):
-    the live effect computes the same thing frame by frame, so offline and streamed outputs agree."""
+    A streamable model runs over the whole signal in one causal pass instead (no chunks, no overlap), as
+    the live effect computes it (:func:`engine.streaming.separate_offline`): one mask from the channel
+    mean, so offline and streamed outputs agree."""
     if model.streamable:
-        z = z.to(mixture.dtype)
-        with torch.no_grad():
-            return model.separate(mixture, z[None].expand(mixture.shape[0], -1) if z.dim() == 1 else z,
-                                  residual=residual)
+        from .stepmodel import TorchModels
+        from .streaming import separate_offline
+
+        if z.dim() != 1:
+            raise ValueError("a streamable model takes one latent (latent_dim,) for all channels")
+        est = separate_offline(TorchModels(model), mixture.detach().double().numpy(), model.config.sample_rate,
+                               z.detach().float().numpy())
+        out = mixture.double().numpy() - est if residual else est
+        return torch.from_numpy(out).to(mixture.dtype)
     return overlap_add(lambda chunk, zb: model.separate(chunk, zb, residual=residual), mixture, z,
                        segment or model.config.segment_samples, overlap, batch_chunks, progress)
 

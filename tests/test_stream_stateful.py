@@ -78,8 +78,8 @@ def test_streamed_output_is_eventsep_separate_output_at_every_block_size(tiny, t
     assert np.sqrt(np.mean(offline ** 2)) > 0.1 * np.sqrt(np.mean(x ** 2))        # it did separate something
     assert np.abs(offline - x).max() > 0.05                                        # ... not just copy the input
     models = OnnxModels(bundle)
-    for block in BLOCKS:
-        sep = StreamingSeparator(models, 44100, 2, StreamSettings.default())
+    for block, setting in [(b, "default") for b in BLOCKS] + [(65, "efficient")]:
+        sep = StreamingSeparator(models, 44100, 2, StreamSettings.preset(setting))
         assert sep.settings.mode == "stateful"
         sep.set_reference_class("A", "tones")
         np.testing.assert_allclose(_stream(sep, x, block), offline, atol=1e-4, rtol=0, err_msg=f"block {block}")
@@ -98,7 +98,7 @@ def test_stream_equals_offline_at_other_rates_and_channel_modes(tiny, rate, chan
     z = model.class_latents()["noise"].detach()
     offline = separate_array(model, x, rate, z, channel_mode=channel_mode).estimate
     for block in (64, 1000, None):
-        sep = StreamingSeparator(bundle, rate, 2, StreamSettings(channel_mode=channel_mode, hop_frames=1))
+        sep = StreamingSeparator(bundle, rate, 2, StreamSettings(channel_mode=channel_mode))
         sep.set_reference_latent("A", z.numpy())
         np.testing.assert_allclose(_stream(sep, x, block), offline, atol=1e-4, rtol=0)
 
@@ -115,7 +115,7 @@ def test_offline_twin_with_onnx_equals_the_torch_twin(tiny):
                                separate_offline(TorchModels(model), x, 44100, z), atol=1e-5, rtol=0)
 
 
-@pytest.mark.parametrize("setting, at_most_ms", [("default", 70.0), ("every_frame", 58.1), ("low_latency", 50.0)])
+@pytest.mark.parametrize("setting, at_most_ms", [("default", 58.1), ("efficient", 70.0), ("low_latency", 50.0)])
 @pytest.mark.parametrize("rate", [44100, 48000])
 def test_latency_is_exact_and_within_its_budget(tiny, setting, at_most_ms, rate):
     _, bundle = tiny["pass"]
@@ -136,11 +136,11 @@ def test_low_latency_guesses_the_lookahead_and_stays_close_to_the_offline_mask(t
     ckpt, bundle = tiny["random"]
     x = _stereo(tiny["music"])
     seps = {}
-    for name in ("every_frame", "low_latency"):
+    for name in ("default", "low_latency"):
         seps[name] = StreamingSeparator(bundle, 44100, 2, StreamSettings.preset(name))
         seps[name].set_reference_class("A", "tones")
-    exact, guessed = (_stream(seps[n], x, 512) for n in ("every_frame", "low_latency"))
-    assert seps["low_latency"].latency_samples == seps["every_frame"].latency_samples - seps["every_frame"].grid.hop
+    exact, guessed = (_stream(seps[n], x, 512) for n in ("default", "low_latency"))
+    assert seps["low_latency"].latency_samples == seps["default"].latency_samples - seps["default"].grid.hop
     assert np.isfinite(guessed).all() and np.abs(guessed - exact).max() > 1e-5    # a different, guessed mask
     err = np.sum((guessed - exact) ** 2) / np.sum(exact ** 2)
     assert err < 0.25                                                             # ... but close to it
@@ -183,7 +183,8 @@ def test_settings_resolve_per_bundle_with_clear_errors(tiny):
     _, bundle = tiny["random"]
     info = OnnxModels(bundle).info
     assert info.stateful and info.lookahead == 1 and info.state[0]["name"] == "context"
-    assert StreamSettings.default().resolve(info).hop_frames == 2
+    assert StreamSettings.default().resolve(info).hop_frames == 1          # at most one hop of buffering
+    assert StreamSettings.efficient().resolve(info).hop_frames == 2
     assert StreamSettings.low_latency().resolve(info).hop_frames == 1
     old_default = StreamSettings(context_frames=32, hop_frames=4, lookahead_frames=1)     # a preset before modes
     assert old_default.resolve(info).mode == "stateful"
