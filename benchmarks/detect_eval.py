@@ -84,7 +84,7 @@ def main(argv=None) -> int:
 
         from engine.activity.infer import detect_by_separation, load_activity
         from engine.checkpoint import load_latents, load_model
-        from engine.cli import _model_dir
+        from engine.shipped import model_dir as _model_dir
 
         activity, ameta = load_activity(a.activity)
         unet, _ = load_model(_model_dir(None))

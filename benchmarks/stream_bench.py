@@ -74,7 +74,7 @@ def prepare_model(args, work: Path) -> tuple[Path, Path]:
     """(checkpoint folder, ONNX bundle folder): the shipped ones, or ``--model`` exported into ``work``."""
     import torch
 
-    from engine.cli import DEFAULT_MODEL as DEFAULT_MODEL_DIR
+    from engine.shipped import DEFAULT_MODEL_DIR
     from engine.streaming import DEFAULT_BUNDLE
     from export.onnx_export import export_checkpoint
 

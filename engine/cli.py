@@ -8,18 +8,8 @@ import time
 from pathlib import Path
 
 from .errors import EventSepError
-
-DEFAULT_MODEL = Path(__file__).resolve().parent / "assets" / "default_model"
-
-
-def _model_dir(arg: str | None) -> Path:
-    path = Path(arg) if arg else DEFAULT_MODEL
-    if not (path / "config.json").exists():
-        if arg is None:
-            raise EventSepError(f"the default model is missing from this installation ({path}); "
-                                f"pass --model CHECKPOINT_DIR (a folder written by 'eventsep train')")
-        raise EventSepError(f"{path}: not an EventSep checkpoint folder (no config.json)")
-    return path
+from .shipped import DEFAULT_MODEL_DIR as DEFAULT_MODEL  # noqa: F401  (the shipped model's folder)
+from .shipped import model_dir as _model_dir
 
 
 def _csv_ints(text: str) -> tuple[int, ...]:

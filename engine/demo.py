@@ -48,7 +48,7 @@ def example_folders(path: Path) -> list[Path]:
 def cmd_demo(args) -> int:
     from .audio import load_audio, match_length
     from .checkpoint import load_model
-    from .cli import _model_dir
+    from .shipped import model_dir as _model_dir
     from .metrics import si_sdr
     from .separate import Query, separate_file
 

@@ -114,7 +114,7 @@ class EventSep:
                  detector_dir: str | Path | None = None, config: PipelineConfig | None = None,
                  activity_dir: str | Path | None = None):
         from .checkpoint import load_latents, load_model
-        from .cli import _model_dir
+        from .shipped import model_dir as _model_dir
         from .detection.checkpoint import load_detector
 
         self.config = config or PipelineConfig()

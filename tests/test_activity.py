@@ -138,7 +138,7 @@ def test_shipped_model_hears_when_the_target_sounds():
     from engine.activity.infer import SHIPPED, load_activity, target_activity
     from engine.audio import load_audio
     from engine.checkpoint import load_latents, load_model
-    from engine.cli import _model_dir
+    from engine.shipped import model_dir as _model_dir
     from engine.separate import apply_model
 
     model, meta = load_activity()

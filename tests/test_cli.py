@@ -125,8 +125,8 @@ def test_silent_and_nan_inputs_have_defined_results(capsys, tmp_path, tiny_check
 
 
 def test_no_default_model_yet_is_explained(capsys, tmp_path, mix_file, monkeypatch):
-    import engine.cli as cli
-    monkeypatch.setattr(cli, "DEFAULT_MODEL", tmp_path / "nothing")
+    import engine.shipped as shipped
+    monkeypatch.setattr(shipped, "DEFAULT_MODEL_DIR", tmp_path / "nothing")
     code, _, err = _run(capsys, "separate", mix_file, "-o", tmp_path / "o.wav", "--class", "piano")
     assert code == 2 and "--model" in err
 

@@ -65,7 +65,7 @@ def test_frame_counts_and_sample_ranges():
 
 
 def test_sample_mask_follows_fractional_frames():
-    from engine.corpus.source import frame_mask
+    from engine.corpus.labels import frame_mask
 
     act = np.array([1.0, 0.0, 1.0])
     m = frame_mask(act, 662, SR)

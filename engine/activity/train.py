@@ -135,7 +135,7 @@ def build_data(out: Path, cfg: ActivityTrainConfig, classes: tuple[str, ...], ra
     """Train and valid examples (``sources``: ``{"train": StemSource, "valid": StemSource}``, default the
     corpus splits; ``unet_dir``: the U-Net and latents, default the shipped model)."""
     from ..checkpoint import load_latents, load_model
-    from ..cli import _model_dir
+    from ..shipped import model_dir as _model_dir
 
     unet_dir = _model_dir(str(unet_dir) if unet_dir else None)
     unet, _ = load_model(unet_dir)

@@ -84,3 +84,11 @@ def frame_to_sample_range(k: int, sample_rate: int, frame_s: float = LABEL_FRAME
     a = int(math.floor(k * frame_s * sample_rate))
     b = int(math.ceil((k + 1) * frame_s * sample_rate))
     return a, b
+
+
+def frame_mask(activity: np.ndarray, num_samples: int, sr: int, threshold: float = 0.5) -> np.ndarray:
+    """Per-sample mask: sample i lies in label frame floor(i / (sr * 10 ms)), active if >= threshold."""
+    if len(activity) == 0:
+        return np.zeros(num_samples, dtype=bool)
+    idx = np.minimum((np.arange(num_samples) / (sr * LABEL_FRAME_SECONDS)).astype(np.int64), len(activity) - 1)
+    return np.asarray(activity)[idx] >= threshold

@@ -30,7 +30,7 @@ import numpy as np
 from ..stems import LABEL_FRAME_SECONDS, Stem, StemSource, fit_length
 from ..taxonomy import (COARSE_CLASSES, CORE_CLASSES, DRUM_KITS, drum_kit_name, fine_labels_of, program_to_fine,
                         programs_of)
-from .labels import activity_from_notes
+from .labels import activity_from_notes, frame_mask
 from .paths import CorpusError
 from .procedural import ROLE_CLASSES, generate_piece
 from .render import add_reverb, db_to_gain, render_notes
@@ -128,14 +128,6 @@ def realize(plan: StemPlan, piece: Piece, soundfont: str = "fluidr3", sample_rat
     meta = asdict(plan)
     meta.update(source=piece.source, part_name=part.name, soundfont=soundfont)
     return Stem(audio.astype(np.float32), sample_rate, plan.coarse, fine, piece.id, activity, meta)
-
-
-def frame_mask(activity: np.ndarray, num_samples: int, sr: int, threshold: float = 0.5) -> np.ndarray:
-    """Per-sample mask: sample i lies in label frame floor(i / (sr * 10 ms)), active if >= threshold."""
-    if len(activity) == 0:
-        return np.zeros(num_samples, dtype=bool)
-    idx = np.minimum((np.arange(num_samples) / (sr * LABEL_FRAME_SECONDS)).astype(np.int64), len(activity) - 1)
-    return np.asarray(activity)[idx] >= threshold
 
 
 def _level(audio: np.ndarray, activity: np.ndarray, sr: int, gain_db: float) -> float:

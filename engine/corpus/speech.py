@@ -128,7 +128,7 @@ def speech_stem(seed: int, num_samples: int, rng: np.random.Generator, sample_ra
     audio = fit_length(audio[start:start + num_samples], num_samples)
     dur = num_samples / sample_rate
     act = speech_activity(audio, sample_rate, dur)
-    from .source import frame_mask
+    from .labels import frame_mask
 
     mask = frame_mask(act, len(audio), sample_rate)
     x = audio[mask] if mask.any() else audio
