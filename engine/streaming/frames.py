@@ -30,11 +30,8 @@ class AnalysisWindow:
         frame, h = self.frame, hop_samples.shape[1]
         frame[:, :-h] = frame[:, h:]
         frame[:, -h:] = hop_samples
-        spectra = self.grid.analyse(frame)
-        if self.mono_model:   # the model hears the channel mean
-            return spectra, self.grid.model_magnitude(frame.mean(axis=0, keepdims=True),
-                                                      spectra.mean(axis=0, keepdims=True))
-        return spectra, self.grid.model_magnitude(frame, spectra)
+        spectra, mags = analyse_frames(self.grid, frame[:, None], self.mono_model)
+        return spectra[:, 0], mags[:, :, 0]
 
 
 class OverlapAdd:
@@ -82,6 +79,13 @@ def add_frames(out: np.ndarray, frames: np.ndarray, first: int, hop: int) -> Non
         out[:, start:start + count * hop] += padded[:, :, k * hop:(k + 1) * hop].reshape(channels, -1)
 
 
+def normalised_hops(acc: np.ndarray, count: int, grid: HostGrid) -> np.ndarray:
+    """The first ``count`` hops of an un-normalised overlap-add sum ``(C, >= count * H)``, each divided by
+    the window's squared sum over a hop: ``(C, count * H)`` finished output."""
+    channels, hop = acc.shape[0], grid.hop
+    return (acc[:, :count * hop].reshape(channels, count, hop) * grid.inv_norm).reshape(channels, count * hop)
+
+
 class SampleHistory:
     """The newest ``L + (frames - 1) H`` samples of each channel: the last ``frames`` analysis windows."""
 
@@ -118,6 +122,5 @@ class OverlapAddFrames:
         acc = np.zeros((frames.shape[0], (count - 1 + self.pieces) * hop))
         acc[:, :self.tail.shape[1]] = self.tail
         add_frames(acc, frames, 0, hop)
-        done = count * hop
-        self.tail = acc[:, done:]
-        return (acc[:, :done].reshape(acc.shape[0], count, hop) * g.inv_norm).reshape(acc.shape[0], done)
+        self.tail = acc[:, count * hop:]
+        return normalised_hops(acc, count, g)

@@ -15,7 +15,7 @@ import math
 import numpy as np
 
 from .bundle import StepModel
-from .frames import add_frames, analyse_frames, sanitise_mask
+from .frames import add_frames, analyse_frames, normalised_hops, sanitise_mask
 from .grid import HostGrid
 from .settings import CHANNEL_MODES
 from .stateful import whole_masks
@@ -54,5 +54,4 @@ def separate_offline(models: StepModel, audio: np.ndarray, sample_rate: int, z: 
         host = grid.host_mask(masks[:, :, lo:hi], mags[:, :, lo:hi])                # (B, chunk, bins)
         synth = grid.synthesise(grid.analyse(frames[:, lo:hi]) * host)             # (C, chunk, L)
         add_frames(out, synth, lo, H)
-    out = (out[:, :frames_out * H].reshape(channels, frames_out, H) * grid.inv_norm).reshape(channels, -1)
-    return out[:, L - H:L - H + n]
+    return normalised_hops(out, frames_out, grid)[:, L - H:L - H + n]
