@@ -25,6 +25,7 @@ from engine.models import QuerySeparator
 from engine.streaming.bundle import METADATA_KEY, QUERY_FILE, SEPARATOR_FILE, STEP_FILE, BundleInfo, OnnxModels
 from engine.streaming.stateful import primed, whole_masks
 
+from .native_weights import NATIVE_FILE, NativeStep, read_native, supports_native, write_native
 from .graphs import QueryGraph, SeparatorGraph, StepGraph
 from .metadata import bundle_info, source_record
 
@@ -69,7 +70,8 @@ class ExportResult:
     @property
     def files(self) -> list[Path]:
         graphs = (QUERY_FILE, SEPARATOR_FILE) + ((STEP_FILE,) if self.info.stateful else ())
-        return [self.directory / name for name in graphs + (PARITY_FILE,)]
+        native = (NATIVE_FILE,) if (self.directory / NATIVE_FILE).is_file() else ()
+        return [self.directory / name for name in graphs + native + (PARITY_FILE,)]
 
 
 # --------------------------------------------------------------------------------------------- inputs
@@ -179,6 +181,9 @@ def export_model(model: QuerySeparator, out_dir: str | Path, *,
         graphs = (SEPARATOR_FILE, QUERY_FILE) + ((STEP_FILE,) if info.stateful else ())
         if info.stateful:
             _stamp(tmp / STEP_FILE, info, "separator_step")
+        if supports_native(model):         # the frame-wise weights the VST3 reads (plugin_host/vst3)
+            write_native(model, info, tmp)
+            graphs += (NATIVE_FILE,)
         if check_audio is None:
             check_audio = default_check_audio(info.sample_rate)
         report = verify_bundle(model, tmp, check_audio, tolerance)
@@ -190,8 +195,9 @@ def export_model(model: QuerySeparator, out_dir: str | Path, *,
         out_dir.mkdir(exist_ok=True)
         for name in graphs + (PARITY_FILE,):
             os.replace(tmp / name, out_dir / name)
-        if not info.stateful:           # a windowed-only bundle must not keep an older model's step graph
-            (out_dir / STEP_FILE).unlink(missing_ok=True)
+        for name in (STEP_FILE, NATIVE_FILE):    # a bundle must not keep an older model's extra files
+            if name not in graphs:
+                (out_dir / name).unlink(missing_ok=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return ExportResult(out_dir, info, report)
@@ -274,11 +280,26 @@ def verify_bundle(model: QuerySeparator, directory: str | Path, check_audio: lis
         check_query(name, mag_np)
         if onnx_models.info.stateful:
             _check_step(model, onnx_models, report, name, mag_np, z_own)
+        if (Path(directory) / NATIVE_FILE).is_file():
+            _check_native(model, Path(directory) / NATIVE_FILE, report, name, mag_np, z_own)
     if onnx_models.info.stateful:
         mag = (rng.exponential(1.0, (2, cfg.stft.nb_bins, 40)) ** 2).astype(np.float32)
         _check_step(model, onnx_models, report, "random 2x40 frames", mag,
                     (1.5 * rng.standard_normal((2, cfg.latent_dim))).astype(np.float32))
     return report
+
+
+def _check_native(model: QuerySeparator, path: Path, report: ParityReport, name: str, mag: np.ndarray,
+                  z: np.ndarray) -> None:
+    """``native.safetensors`` run frame by frame in numpy (:class:`NativeStep`, what the VST3 computes)
+    against PyTorch's stream of the first batch row."""
+    sep = model.separator
+    ref = sep.stream(torch.from_numpy(mag[:1]), torch.from_numpy(z[:1]), sep.init_state(1))[0].numpy()[0]
+    arrays, meta = read_native(path)
+    step = NativeStep(arrays, meta, z[0])
+    masks = [m for m in (step.frame(mag[0, :, t]) for t in range(mag.shape[-1])) if m is not None]
+    report.rows.append({"graph": "native", "input": f"{name} (frame by frame)", "shape": [1, *mag.shape[1:]],
+                        "max_abs_diff": _diff(np.stack(masks, axis=-1), ref)})
 
 
 def _check_step(model: QuerySeparator, onnx_models: OnnxModels, report: ParityReport, name: str,

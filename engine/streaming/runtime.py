@@ -223,6 +223,7 @@ class StreamingSeparator:
         while len(self._in) >= hop:
             self._advance(self._in.pop(hop), controls)
         open_gate = self._popped >= self._gate_open_from
+        before_start = max(0, min(n, self.latency_samples - self._popped))   # samples from before the stream
         self._popped += n
         wet = self._out.pop(n)
         dry = self._dry.pop(n)
@@ -239,6 +240,11 @@ class StreamingSeparator:
             out = dry + (gate * mix) * (chosen - dry)
         if not math.isfinite(out.sum()):                   # belt and braces: nothing non-finite leaves
             out = np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0)
+        if before_start:
+            # the first latency_samples of a stream belong to the time before its first input sample: the
+            # masks of the frames that overlap the start leak a little sound there, which an effect after
+            # this one (a reverb) would keep; the stream is silent there, as the offline result has nothing
+            out[:, :before_start] = 0.0          # (out is ours: at most a view of the popped wet rows)
         out = out.astype(block.dtype)
         return out[0] if block.ndim == 1 else out
 

@@ -1,0 +1,375 @@
+#include "PluginProcessor.h"
+
+#include "OscControl.h"
+#include "engine/Reference.h"
+
+#include <cmath>
+
+// ------------------------------------------------------------------------------------------ LatentSlot
+
+void LatentSlot::write (const std::vector<float>& values)
+{
+    version.fetch_add (1);                    // odd: a write is under way
+    const size_t n = std::min (values.size(), (size_t) capacity);
+    std::copy (values.begin(), values.begin() + (long) n, z);
+    valid.store (true);
+    version.fetch_add (1);
+}
+
+void LatentSlot::clear()
+{
+    version.fetch_add (1);
+    valid.store (false);
+    version.fetch_add (1);
+}
+
+bool LatentSlot::read (float* out, int dim, bool& wasValid) const
+{
+    const unsigned before = version.load();
+    if (before & 1u)
+        return false;                         // keep the previous copy for this block
+    const bool isValid = valid.load();
+    if (isValid)
+        std::copy (z, z + dim, out);
+    if (version.load() != before)
+        return false;
+    wasValid = isValid;
+    return true;
+}
+
+// ------------------------------------------------------------------------------------------ helpers
+
+namespace
+{
+juce::String spelling (const juce::String& name)
+{
+    juce::String out;
+    for (auto ch : name.toLowerCase())
+        if (juce::CharacterFunctions::isLetterOrDigit (ch))
+            out += juce::String::charToString (ch);
+    return out;
+}
+
+// engine/streaming/dsp.py slerp, in double
+void slerp (const std::vector<float>& a, const std::vector<float>& b, double alpha, std::vector<float>& out)
+{
+    const size_t n = a.size();
+    if (alpha == 0.0 || alpha == 1.0)
+    {
+        out = alpha == 0.0 ? a : b;
+        return;
+    }
+    double n1 = 0, n2 = 0, d = 0;
+    for (size_t i = 0; i < n; ++i)
+    {
+        n1 += (double) a[i] * a[i];
+        n2 += (double) b[i] * b[i];
+        d += (double) a[i] * b[i];
+    }
+    const double cosine = std::clamp (d / std::max (std::sqrt (n1) * std::sqrt (n2), 1e-12), -1.0, 1.0);
+    const double theta = std::acos (cosine), s = std::sin (theta);
+    for (size_t i = 0; i < n; ++i)
+        out[i] = std::abs (s) <= 1e-6 ? (float) ((1 - alpha) * a[i] + alpha * b[i])
+                                      : (float) (std::sin ((1 - alpha) * theta) / s * a[i] + std::sin (alpha * theta) / s * b[i]);
+}
+
+const char* slotParam (int slot)
+{
+    return slot == 0 ? "class_a" : "class_b";
+}
+} // namespace
+
+// ------------------------------------------------------------------------------------------ processor
+
+std::unique_ptr<eventsep::NativeModel> EventSepProcessor::loadModel (juce::String& error)
+{
+    juce::File file;
+    const auto overridePath = juce::SystemStats::getEnvironmentVariable ("EVENTSEP_NATIVE_MODEL", {});
+    if (overridePath.isNotEmpty())
+        file = juce::File (overridePath);
+    else    // <bundle>.vst3/Contents/x86_64-linux/EventSep.so -> <bundle>.vst3/Contents/Resources/model/
+        file = juce::File::getSpecialLocation (juce::File::currentExecutableFile)
+                   .getParentDirectory().getParentDirectory().getChildFile ("Resources/model/native.safetensors");
+    try
+    {
+        return std::make_unique<eventsep::NativeModel> (file.getFullPathName().toStdString());
+    }
+    catch (const std::exception& e)
+    {
+        error = e.what();
+        return nullptr;
+    }
+}
+
+juce::AudioProcessorValueTreeState::ParameterLayout EventSepProcessor::createLayout (const eventsep::NativeModel* model)
+{
+    using namespace juce;
+    AudioProcessorValueTreeState::ParameterLayout layout;
+    auto unit = [&] (const char* id, float initial) {
+        layout.add (std::make_unique<AudioParameterFloat> (ParameterID { id, 1 }, id, NormalisableRange<float> (0.0f, 1.0f), initial));
+    };
+    unit ("interp", 0.0f);
+    unit ("mix", 1.0f);
+    unit ("residual", 0.0f);
+    layout.add (std::make_unique<AudioParameterBool> (ParameterID { "bypass", 1 }, "bypass", false));
+    StringArray choices { "none" };
+    if (model != nullptr)
+        for (const auto& c : model->classes)
+            choices.add (c.name);
+    for (const char* id : { "class_a", "class_b" })
+        layout.add (std::make_unique<AudioParameterChoice> (ParameterID { id, 1 }, id, choices, 0));
+    return layout;
+}
+
+EventSepProcessor::EventSepProcessor()
+    : AudioProcessor (BusesProperties().withInput ("Input", juce::AudioChannelSet::stereo(), true)
+                                       .withOutput ("Output", juce::AudioChannelSet::stereo(), true)),
+      nativeModel (loadModel (modelError)),
+      state (*this, nullptr, "EventSep", createLayout (nativeModel.get()))
+{
+    interp = state.getRawParameterValue ("interp");
+    mix = state.getRawParameterValue ("mix");
+    residual = state.getRawParameterValue ("residual");
+    bypass = state.getRawParameterValue ("bypass");
+    classA = state.getRawParameterValue ("class_a");
+    classB = state.getRawParameterValue ("class_b");
+    bypassParam = dynamic_cast<juce::AudioParameterBool*> (state.getParameter ("bypass"));
+    if (nativeModel != nullptr)
+    {
+        engine = std::make_unique<eventsep::StreamEngine> (*nativeModel);
+        const size_t d = (size_t) nativeModel->latentDim;
+        zA.resize (d); zB.resize (d); zTarget.resize (d);
+        fileCache[0].resize (d); fileCache[1].resize (d);
+    }
+    error = modelError;
+    startOsc (juce::SystemStats::getEnvironmentVariable ("EVENTSEP_OSC_PORT", "9000").getIntValue());
+}
+
+EventSepProcessor::~EventSepProcessor()
+{
+    osc.reset();
+}
+
+void EventSepProcessor::startOsc (int port)
+{
+    const juce::ScopedLock sl (controlLock);
+    if (osc != nullptr && osc->port() == port && osc->listening())
+        return;
+    osc.reset();
+    oscPort = port;
+    if (port > 0)
+        osc = std::make_unique<OscControl> (*this, port);
+}
+
+
+juce::AudioProcessorParameter* EventSepProcessor::getBypassParameter() const
+{
+    return bypassParam;
+}
+
+bool EventSepProcessor::isBusesLayoutSupported (const BusesLayout& layouts) const
+{
+    // A VST3 host reads the latency after setupProcessing() and setBusArrangements(), before it activates
+    // the plugin (when prepareToPlay runs). setupProcessing() has already set the new sample rate, and
+    // setBusArrangements() asks this question: so the latency for that rate is set here, and a host
+    // (pedalboard among them) never sees the previous rate's latency.
+    const_cast<EventSepProcessor*> (this)->announceLatency (getSampleRate());
+    const auto in = layouts.getMainInputChannelSet(), out = layouts.getMainOutputChannelSet();
+    return in == out && (out == juce::AudioChannelSet::mono() || out == juce::AudioChannelSet::stereo());
+}
+
+void EventSepProcessor::announceLatency (double sampleRate)
+{
+    const int rate = (int) std::lround (sampleRate);
+    if (nativeModel != nullptr && rate >= 8000 && rate <= 192000)
+        setLatencySamples (eventsep::StreamEngine::latencyFor (*nativeModel, rate));
+}
+
+void EventSepProcessor::prepareToPlay (double sampleRate, int maximumExpectedSamplesPerBlock)
+{
+    const int rate = (int) std::lround (sampleRate);
+    if (engine == nullptr || rate < 8000 || rate > 192000)
+    {
+        setLatencySamples (0);
+        return;
+    }
+    engine->prepare (rate, getTotalNumOutputChannels(), maximumExpectedSamplesPerBlock);
+    setLatencySamples (engine->latencySamples());
+}
+
+void EventSepProcessor::reset()
+{
+    if (engine != nullptr)
+        engine->requestReset();
+}
+
+void EventSepProcessor::processBlock (juce::AudioBuffer<float>& buffer, juce::MidiBuffer&)
+{
+    juce::ScopedNoDenormals noDenormals;
+    if (engine == nullptr || ! engine->prepared())
+        return;                                  // no model (or an unsupported rate): the input passes
+    const auto& classes = nativeModel->classes;
+    const int dim = nativeModel->latentDim;
+    bool has[2] = { false, false };
+    std::vector<float>* z[2] = { &zA, &zB };
+    std::atomic<float>* classParam[2] = { classA, classB };
+    for (int slot = 0; slot < 2; ++slot)
+    {
+        bool fileValid = fileCacheValid[slot];
+        if (fileLatent[slot].read (fileCache[slot].data(), dim, fileValid))
+            fileCacheValid[slot] = fileValid;
+        if (fileCacheValid[slot])
+        {
+            std::copy (fileCache[slot].begin(), fileCache[slot].end(), z[slot]->begin());
+            has[slot] = true;
+        }
+        else
+        {
+            const int choice = (int) std::lround (classParam[slot]->load());
+            if (choice > 0 && choice <= (int) classes.size())
+            {
+                std::copy (classes[(size_t) choice - 1].z.begin(), classes[(size_t) choice - 1].z.end(), z[slot]->begin());
+                has[slot] = true;
+            }
+        }
+    }
+    eventsep::StreamEngine::Controls controls;
+    if (bypass->load() < 0.5f && (has[0] || has[1]))
+    {
+        if (has[0] && has[1])
+            slerp (zA, zB, (double) interp->load(), zTarget);
+        else
+            zTarget = has[0] ? zA : zB;         // same size: no allocation
+        controls.z = zTarget.data();
+    }
+    controls.mix = (double) mix->load();
+    controls.residual = (double) residual->load();
+    const int channels = std::min (buffer.getNumChannels(), engine->channels());
+    if (channels < engine->channels())
+        return;
+    engine->process (buffer.getArrayOfReadPointers(), buffer.getArrayOfWritePointers(), buffer.getNumSamples(), controls);
+}
+
+bool EventSepProcessor::setReferenceFile (int slot, const juce::String& path)
+{
+    const juce::ScopedLock sl (controlLock);
+    if (path.isEmpty())
+    {
+        fileLatent[slot].clear();
+        filePath[slot] = {};
+        return true;
+    }
+    if (nativeModel == nullptr)
+    {
+        error = "no model: " + modelError;
+        return false;
+    }
+    juce::AudioFormatManager formats;
+    formats.registerBasicFormats();
+    std::unique_ptr<juce::AudioFormatReader> reader (formats.createReaderFor (juce::File (path)));
+    if (reader == nullptr || reader->lengthInSamples <= 0 || reader->lengthInSamples > (juce::int64) 192000 * 600)
+    {
+        error = "cannot read the reference clip " + path;
+        return false;
+    }
+    const int n = (int) reader->lengthInSamples, channels = (int) reader->numChannels;
+    juce::AudioBuffer<float> audio (channels, n);
+    reader->read (&audio, 0, n, 0, true, true);
+    std::vector<double> mono ((size_t) n, 0.0);
+    for (int c = 0; c < channels; ++c)
+        for (int i = 0; i < n; ++i)
+        {
+            const double v = audio.getSample (c, i);
+            mono[(size_t) i] += std::isfinite (v) ? v : 0.0;
+        }
+    for (auto& v : mono)
+        v /= channels;
+    try
+    {
+        fileLatent[slot].write (eventsep::latentFromAudio (*nativeModel, mono, (int) std::lround (reader->sampleRate)));
+    }
+    catch (const std::exception& e)
+    {
+        error = juce::String (path) + ": " + e.what();
+        return false;
+    }
+    filePath[slot] = path;
+    return true;
+}
+
+bool EventSepProcessor::setClassByName (int slot, const juce::String& name)
+{
+    auto* param = dynamic_cast<juce::AudioParameterChoice*> (state.getParameter (slotParam (slot)));
+    const juce::String wanted = spelling (name);
+    int index = -1;
+    for (int i = 0; i < param->choices.size(); ++i)     // coarse classes come first, as find_class looks
+        if (spelling (param->choices[i]) == wanted)
+        {
+            index = i;
+            break;
+        }
+    if (index < 0)
+    {
+        const juce::ScopedLock sl (controlLock);
+        error = "unknown class " + name;
+        return false;
+    }
+    setReferenceFile (slot, {});               // a class replaces a reference clip in that slot
+    param->setValueNotifyingHost (param->convertTo0to1 ((float) index));
+    return true;
+}
+
+void EventSepProcessor::setUnit (const juce::String& id, float value)
+{
+    if (auto* param = state.getParameter (id))
+        param->setValueNotifyingHost (param->convertTo0to1 (value));
+}
+
+juce::String EventSepProcessor::lastError() const
+{
+    const juce::ScopedLock sl (controlLock);
+    return error;
+}
+
+void EventSepProcessor::getStateInformation (juce::MemoryBlock& destData)
+{
+    auto tree = state.copyState();
+    {
+        const juce::ScopedLock sl (controlLock);
+        tree.setProperty ("query_a_path", filePath[0], nullptr);
+        tree.setProperty ("query_b_path", filePath[1], nullptr);
+        tree.setProperty ("osc_port", oscPort, nullptr);
+        tree.setProperty ("error", error, nullptr);
+        tree.setProperty ("latency_samples", getLatencySamples(), nullptr);
+        tree.setProperty ("osc_listening", osc != nullptr && osc->listening(), nullptr);
+    }
+    if (auto xml = tree.createXml())
+        copyXmlToBinary (*xml, destData);
+}
+
+void EventSepProcessor::setStateInformation (const void* data, int sizeInBytes)
+{
+    auto xml = getXmlFromBinary (data, sizeInBytes);
+    if (xml == nullptr || ! xml->hasTagName (state.state.getType()))
+        return;
+    auto tree = juce::ValueTree::fromXml (*xml);
+    state.replaceState (tree);
+    for (int slot = 0; slot < 2; ++slot)
+    {
+        const juce::String path = tree.getProperty (slot == 0 ? "query_a_path" : "query_b_path").toString();
+        if (path != filePath[slot])
+            setReferenceFile (slot, path);
+    }
+    if (tree.hasProperty ("osc_port"))
+        startOsc ((int) tree.getProperty ("osc_port"));
+}
+
+juce::AudioProcessorEditor* EventSepProcessor::createEditor()
+{
+    return new juce::GenericAudioProcessorEditor (*this);
+}
+
+juce::AudioProcessor* JUCE_CALLTYPE createPluginFilter()
+{
+    return new EventSepProcessor();
+}

@@ -1,0 +1,153 @@
+#include "HostGrid.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace eventsep
+{
+int nextFastLength (int n)
+{
+    int best = 1;
+    while (best < n)
+        best <<= 1;
+    for (long p5 = 1; p5 < best; p5 *= 5)
+        for (long p35 = p5; p35 < best; p35 *= 3)
+        {
+            long m = p35;
+            while (m < n)
+                m *= 2;
+            best = (int) std::min ((long) best, m);
+        }
+    return best;
+}
+
+// Python's round(): halves go to the even neighbour.
+static int roundHalfEven (double v)
+{
+    return (int) std::nearbyint (v);
+}
+
+HostGrid::HostGrid (int rate, const NativeModel& model) : sampleRate (rate)
+{
+    const double ratio = (double) rate / model.sampleRate;
+    windowLength = std::max (4, roundHalfEven (model.nFft * ratio));
+    hop = std::max (1, roundHalfEven (model.hopLength * ratio));
+    fftSize = nextFastLength (windowLength);
+    nbBins = fftSize / 2 + 1;
+    modelBins = model.nbBins;
+    const int L = windowLength, H = hop, N = fftSize;
+    window.resize ((size_t) L);
+    for (int i = 0; i < L; ++i)
+        window[(size_t) i] = 0.5 - 0.5 * std::cos (2.0 * M_PI * i / L);
+    magnitudeScale = (double) model.nFft / L;
+
+    invNorm.assign ((size_t) H, 0.0);
+    for (int k = 0; k * H < L; ++k)
+        for (int i = 0; i < H && k * H + i < L; ++i)
+            invNorm[(size_t) i] += window[(size_t) (k * H + i)] * window[(size_t) (k * H + i)];
+    for (auto& v : invNorm)
+        v = 1.0 / std::max (v, 1e-12);
+
+    const bool exact = ((long long) model.sampleRate * N) % ((long long) model.nFft * rate) == 0;
+    modelFftSize = exact ? N : nextFastLength (4 * L);
+    const int M = modelFftSize;
+    mI0.resize ((size_t) modelBins); mI1.resize ((size_t) modelBins);
+    mLow.resize ((size_t) modelBins); mFrac.resize ((size_t) modelBins); mValid.resize ((size_t) modelBins);
+    for (int k = 0; k < modelBins; ++k)
+    {
+        const double pos = k * ((double) model.sampleRate * M) / ((double) model.nFft * rate);
+        const bool valid = pos <= M / 2 - 1;
+        const int i0 = (int) std::floor (pos);
+        mValid[(size_t) k] = valid;
+        mI0[(size_t) k] = valid ? i0 : 0;
+        mI1[(size_t) k] = mI0[(size_t) k] + 1;
+        mFrac[(size_t) k] = valid ? pos - i0 : 0.0;
+        mLow[(size_t) k] = 1.0 - mFrac[(size_t) k];
+    }
+
+    const double nyquist = model.sampleRate / 2.0;
+    extends = rate / 2.0 > nyquist;
+    hJ0.resize ((size_t) nbBins); hJ1.resize ((size_t) nbBins);
+    hLow.resize ((size_t) nbBins); hHigh.resize ((size_t) nbBins); extWeight.assign ((size_t) nbBins, 0.0);
+    const double fade = 0.05;        // grid.EXTENSION_FADE
+    for (int b = 0; b < nbBins; ++b)
+    {
+        double q = b * ((double) rate * model.nFft) / ((double) N * model.sampleRate);
+        q = std::min (q, (double) (modelBins - 1));
+        const int j0 = std::min ((int) std::floor (q), modelBins - 2);
+        const double fHost = (double) b * rate / N;
+        const double ext = extends ? std::clamp ((fHost - (1 - fade) * nyquist) / (fade * nyquist), 0.0, 1.0) : 0.0;
+        extWeight[(size_t) b] = ext;
+        hJ0[(size_t) b] = j0;
+        hJ1[(size_t) b] = j0 + 1;
+        hLow[(size_t) b] = (1.0 - (q - j0)) * (1.0 - ext);
+        hHigh[(size_t) b] = (q - j0) * (1.0 - ext);
+    }
+    for (int k = 0; k < modelBins; ++k)
+        if ((double) k * model.sampleRate / model.nFft >= nyquist / 2)
+        {
+            topOctave = k;
+            break;
+        }
+    fft = std::make_unique<Fft> (N);
+    if (M != N)
+        modelFft = std::make_unique<Fft> (M);
+    windowed.resize ((size_t) std::max (L, 1));
+    modelBinsScratch.resize ((size_t) M / 2 + 1);
+}
+
+void HostGrid::analyse (const double* frame, Complex* bins) const
+{
+    for (int i = 0; i < windowLength; ++i)
+        windowed[(size_t) i] = frame[i] * window[(size_t) i];
+    fft->forwardReal (windowed.data(), windowLength, bins);
+}
+
+void HostGrid::synthesise (const Complex* bins, double* frame) const
+{
+    fft->inverseReal (bins, frame, windowLength);
+    for (int i = 0; i < windowLength; ++i)
+        frame[i] *= window[(size_t) i];
+}
+
+void HostGrid::modelMagnitude (const double* frame, const Complex* bins, float* magnitude) const
+{
+    const Complex* spectrum = bins;
+    if (modelFft)
+    {
+        for (int i = 0; i < windowLength; ++i)
+            windowed[(size_t) i] = frame[i] * window[(size_t) i];
+        modelFft->forwardReal (windowed.data(), windowLength, modelBinsScratch.data());
+        spectrum = modelBinsScratch.data();
+    }
+    for (int k = 0; k < modelBins; ++k)
+    {
+        if (! mValid[(size_t) k])
+        {
+            magnitude[k] = 0.0f;
+            continue;
+        }
+        const double a = std::abs (spectrum[mI0[(size_t) k]]) * magnitudeScale;
+        const double b = std::abs (spectrum[mI1[(size_t) k]]) * magnitudeScale;
+        magnitude[k] = (float) (a * mLow[(size_t) k] + b * mFrac[(size_t) k]);
+    }
+}
+
+void HostGrid::hostMask (const float* mask, const float* magnitude, double* out) const
+{
+    for (int b = 0; b < nbBins; ++b)
+        out[b] = (double) mask[hJ0[(size_t) b]] * hLow[(size_t) b] + (double) mask[hJ1[(size_t) b]] * hHigh[(size_t) b];
+    if (! extends)
+        return;
+    double total = 0.0, weighted = 0.0, plain = 0.0;
+    for (int k = topOctave; k < modelBins; ++k)
+    {
+        total += magnitude[k];
+        weighted += (double) mask[k] * magnitude[k];
+        plain += mask[k];
+    }
+    const double ext = total > 1e-9 ? weighted / std::max (total, 1e-12) : plain / (modelBins - topOctave);
+    for (int b = 0; b < nbBins; ++b)
+        out[b] += ext * extWeight[(size_t) b];
+}
+} // namespace eventsep
