@@ -284,20 +284,37 @@ def _collect_inputs(inputs: list[str]) -> list[Path]:
     return files
 
 
-def cmd_separate(args) -> int:
-    from tqdm import tqdm
+def _separator(args):
+    """``separate_file(path, out, residual)`` for the chosen model: the shipped one through its ONNX bundle
+    (no PyTorch import: the command starts in a fraction of a second), any other checkpoint in PyTorch."""
+    query = (args.query, args.class_name, args.query_b, args.class_b, args.interp)
+    ckpt = _model_dir(args.model)
+    if args.model is None:
+        from . import separate_bundle
 
+        models = separate_bundle.default_models(ckpt)
+        if models is not None:
+            z = separate_bundle.BundleQuery(*query).resolve(models)
+            return lambda path, out, residual: separate_bundle.separate_file(
+                models, path, out, z, residual, args.iterate, channel_mode=args.channel_mode)
     from .checkpoint import load_model
     from .separate import Query, separate_file
+
+    model, _ = load_model(ckpt)
+    z = Query(*query).resolve(model, ckpt)
+    return lambda path, out, residual: separate_file(model, path, out, z, residual, args.iterate,
+                                                     progress=not args.quiet, channel_mode=args.channel_mode)
+
+
+def cmd_separate(args) -> int:
+    from tqdm import tqdm
 
     if args.iterate < 0:
         raise EventSepError("--iterate must be 0 or more")
     if args.query is None and args.class_name is None:
         raise EventSepError("say what to separate: --query REF or --class NAME")
     files = _collect_inputs(args.inputs)
-    ckpt = _model_dir(args.model)
-    model, _ = load_model(ckpt)
-    z = Query(args.query, args.class_name, args.query_b, args.class_b, args.interp).resolve(model, ckpt)
+    separate_file = _separator(args)
     out = Path(args.out)
     batch = len(files) > 1 or any(Path(i).is_dir() for i in args.inputs)
     if batch and out.suffix and not out.is_dir():
@@ -321,8 +338,7 @@ def cmd_separate(args) -> int:
             continue
         t0 = time.time()
         try:
-            result = separate_file(model, path, target, z, residual, args.iterate, progress=not args.quiet,
-                                   channel_mode=args.channel_mode)
+            result = separate_file(path, target, residual)
         except EventSepError as e:
             if not batch:
                 raise

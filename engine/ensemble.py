@@ -14,34 +14,11 @@ the U-Net's level follows the mixture, the flow's is a sample), then mixed per S
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 
 from .audio import match_length, resample
-
-ENSEMBLES = ("rate", "band", "progressive", "unet", "flow")
-
-
-@dataclass
-class EnsembleConfig:
-    mode: str = "rate"
-    weight: float = 0.7           # rate: the U-Net's share
-    crossover_hz: float = 4000.0  # band / progressive
-    width_octaves: float = 1.0    # progressive
-    rate: int = 22050             # common rate of the combination
-    n_fft: int = 1024
-    hop: int = 256
-    max_lag_ms: float = 20.0
-
-    def check(self) -> None:
-        if self.mode not in ENSEMBLES:
-            raise ValueError(f"unknown ensemble {self.mode!r}; one of {', '.join(ENSEMBLES)}")
-        if not 0.0 <= self.weight <= 1.0:
-            raise ValueError(f"ensemble weight must be in [0, 1], got {self.weight}")
-        if not 0.0 < self.crossover_hz < self.rate / 2:
-            raise ValueError(f"crossover must be between 0 and {self.rate / 2:.0f} Hz, got {self.crossover_hz}")
+from .text_options import ENSEMBLES, EnsembleConfig  # noqa: F401  (re-exported: the pipeline's names)
 
 
 def unet_weight(freqs: np.ndarray, cfg: EnsembleConfig) -> np.ndarray:

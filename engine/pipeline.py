@@ -28,12 +28,8 @@ from .audio import resample
 from .ensemble import ENSEMBLES, EnsembleConfig, combine
 from .errors import EventSepError
 from .separate import overlap_add, separate_array
+from .text_options import DEFAULT_STEPS, MASKS, WHENS
 
-MASKS = ("soft", "hard", "none")
-# where the temporal mask's curve comes from: the target-activity model (the mixture and the U-Net's
-# estimate of the target, engine.activity) or the detector on the mixture alone
-WHENS = ("activity", "detector")
-DEFAULT_STEPS = 1
 FLOW_SEGMENT_SECONDS = 10.0
 RELATIVE_PERCENTILE = 95.0
 RELATIVE_FLOOR = 0.2

@@ -3,8 +3,6 @@ plus queries (clip, class, A<->B slerp), iterative refinement and whole-file pro
 """
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -12,10 +10,11 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from .audio import ensure_writable, load_audio, match_length, resample, save_audio
+from .audio import load_audio, match_length, resample
 from .checkpoint import load_latents
 from .errors import EventSepError
 from .models import QuerySeparator, slerp
+from .separation_io import QueryArgs, SeparationResult, check_outputs, clean_input, result_of, write_result
 from .taxonomy import find_class
 
 SILENCE_RMS = 1e-4
@@ -165,28 +164,14 @@ def latent_from_class(checkpoint_dir: str | Path, name: str) -> torch.Tensor:
                         f"(and {len(latents['fine'])} fine labels: see 'eventsep classes')")
 
 
-@dataclass
-class Query:
-    """What to separate: A (clip file or class name), optional B, and the slerp position A->B."""
-
-    query: str | None = None
-    class_name: str | None = None
-    query_b: str | None = None
-    class_b: str | None = None
-    interp: float = 0.0
+class Query(QueryArgs):
+    """:class:`~engine.separation_io.QueryArgs` resolved with a PyTorch model and its checkpoint folder."""
 
     def resolve(self, model: QuerySeparator, checkpoint_dir: str | Path) -> torch.Tensor:
-        if (self.query is None) == (self.class_name is None):
-            raise EventSepError("give exactly one of --query REF or --class NAME")
-        if self.query_b is not None and self.class_b is not None:
-            raise EventSepError("give at most one of --query-b REF2 or --class-b NAME2")
-        if not (0.0 <= self.interp <= 1.0) or math.isnan(self.interp):
-            raise EventSepError(f"--interp must be between 0 and 1, got {self.interp}")
+        has_b = self.check()
         za = (latent_from_file(model, self.query) if self.query is not None
               else latent_from_class(checkpoint_dir, self.class_name))
-        if self.query_b is None and self.class_b is None:
-            if self.interp != 0.0:
-                raise EventSepError("--interp needs a second query (--query-b or --class-b)")
+        if not has_b:
             return za
         zb = (latent_from_file(model, self.query_b) if self.query_b is not None
               else latent_from_class(checkpoint_dir, self.class_b))
@@ -195,14 +180,6 @@ class Query:
 
 # ---------------------------------------------------------------------------------------------------
 # Files
-
-
-@dataclass
-class SeparationResult:
-    estimate: np.ndarray          # (nb_channels, nb_samples) at the input rate
-    residual: np.ndarray          # input - estimate
-    sample_rate: int
-    warnings: list[str]
 
 
 def separate_array(model: QuerySeparator, audio: np.ndarray, sample_rate: int, z: torch.Tensor,
@@ -216,26 +193,15 @@ def separate_array(model: QuerySeparator, audio: np.ndarray, sample_rate: int, z
     own rate (22.05 kHz), each channel on its own, and the estimate is resampled back. The residual is
     the input minus the estimate, so estimate + residual gives the input back exactly.
     """
-    warnings = []
-    audio = np.asarray(audio, dtype=np.float32)
-    if audio.ndim == 1:
-        audio = audio[None]
-    bad = ~np.isfinite(audio)
-    if bad.any():
-        warnings.append(f"{int(bad.sum())} NaN/Inf samples were replaced by silence")
-        audio = np.where(bad, 0.0, audio).astype(np.float32)
     rate = model.config.sample_rate
-    if audio.shape[-1] * rate < model.config.stft.hop_length * sample_rate:
-        raise EventSepError(f"the input is too short ({audio.shape[-1]} samples) to separate")
+    audio, warnings = clean_input(audio, sample_rate, rate, model.config.stft.hop_length)
     if model.streamable:
         est = _separate_streamable(model, audio, sample_rate, z, iterations, channel_mode)
     else:
         estimate, _ = refine(model, torch.from_numpy(resample(audio, sample_rate, rate)), z, iterations,
                              progress=progress)
         est = match_length(resample(estimate.numpy(), rate, sample_rate), audio.shape[-1])
-    if not np.abs(audio).max() > 0:
-        est = np.zeros_like(audio)  # silence in, silence out (no resampler ringing of nothing)
-    return SeparationResult(est.astype(np.float32), (audio - est).astype(np.float32), sample_rate, warnings)
+    return result_of(audio, est, sample_rate, warnings)
 
 
 def _separate_streamable(model: QuerySeparator, audio: np.ndarray, sample_rate: int, z: torch.Tensor,
@@ -258,17 +224,10 @@ def _separate_streamable(model: QuerySeparator, audio: np.ndarray, sample_rate: 
 def separate_file(model: QuerySeparator, path: str | Path, out: str | Path, z: torch.Tensor,
                   residual_out: str | Path | None = None, iterations: int = 0, progress: bool = False,
                   channel_mode: str = "mono") -> SeparationResult:
-    ensure_writable(out)                      # before the work, so a bad path loses nothing
-    if residual_out is not None:
-        ensure_writable(residual_out)
+    check_outputs(out, residual_out)
     audio, rate = load_audio(path)
     result = separate_array(model, audio, rate, z, iterations, progress, channel_mode)
-    # float WAV keeps the exact estimate/residual sum; other formats use their defaults
-    subtype = "FLOAT" if Path(out).suffix.lower() == ".wav" else None
-    save_audio(out, result.estimate, rate, subtype)
-    if residual_out is not None:
-        save_audio(residual_out, result.residual, rate,
-                   "FLOAT" if Path(residual_out).suffix.lower() == ".wav" else None)
+    write_result(result, out, residual_out)
     return result
 
 

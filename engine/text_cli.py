@@ -11,8 +11,7 @@ from .errors import EventSepError
 
 
 def add_parser(sub) -> None:
-    from .ensemble import ENSEMBLES, EnsembleConfig
-    from .pipeline import DEFAULT_STEPS, MASKS, WHENS
+    from .text_options import DEFAULT_STEPS, ENSEMBLES, MASKS, WHENS, EnsembleConfig
 
     e = EnsembleConfig()
     p = sub.add_parser(

@@ -131,6 +131,31 @@ def test_no_default_model_yet_is_explained(capsys, tmp_path, mix_file, monkeypat
     assert code == 2 and "--model" in err
 
 
+def test_separate_with_the_shipped_model_runs_its_bundle_without_torch(tmp_path, mix_file):
+    repo = Path(__file__).resolve().parents[1]
+    ref = tmp_path / "ref.wav"
+    save_audio(ref, tone(1.5, 32000, 330.0, channels=1), 32000)
+    code = ("import sys\nfrom engine.cli import main\n"
+            f"rc = main(['separate', {str(mix_file)!r}, '-o', {str(tmp_path / 'onnx.wav')!r}, '--class', 'piano', "
+            f"'--query-b', {str(ref)!r}, '--interp', '0.3', '--iterate', '1', '--residual', "
+            f"{str(tmp_path / 'rest.wav')!r}, '--quiet'])\n"
+            "print('torch' in sys.modules)\nsys.exit(rc)\n")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=repo)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip().splitlines()[-1] == "False"         # no PyTorch import on this path
+    mix, _ = load_audio(mix_file)
+    onnx_out, _ = load_audio(tmp_path / "onnx.wav")
+    rest, _ = load_audio(tmp_path / "rest.wav")
+    assert onnx_out.shape == mix.shape and np.abs(onnx_out).max() > 1e-3
+    np.testing.assert_allclose(onnx_out + rest, mix, atol=1e-5)
+    # the same result as the shipped checkpoint run in PyTorch
+    for name, model in (("bundle", []), ("torch", ["--model", str(repo / "engine" / "assets" / "default_model")])):
+        assert main(["separate", str(mix_file), "-o", str(tmp_path / f"{name}.wav"), "--class", "guitar",
+                     "--quiet", *model]) == 0
+    np.testing.assert_allclose(load_audio(tmp_path / "bundle.wav")[0], load_audio(tmp_path / "torch.wav")[0],
+                               atol=1e-5)
+
+
 def test_classes_lists_latents(capsys, tiny_checkpoint):
     code, out, _ = _run(capsys, "classes", "--model", tiny_checkpoint)
     assert code == 0 and "noise" in out and "Sine Tones" in out
