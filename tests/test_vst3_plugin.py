@@ -7,7 +7,6 @@ import re
 import socket
 import struct
 import subprocess
-import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -17,9 +16,12 @@ import pytest
 
 from engine.audio import load_audio
 from engine.streaming import OnnxModels
-from plugin_host import Chain, SeparatorEffect
+from pythonosc.osc_bundle_builder import IMMEDIATELY, OscBundleBuilder
+from pythonosc.osc_message_builder import OscMessageBuilder
 
-from .host_audio import osc
+from plugin_host import Chain, SeparatorEffect, save_preset
+
+from .host_audio import OscClient, osc, wait_for
 
 REPO = Path(__file__).resolve().parents[1]
 PLUGIN = REPO / "build" / "EventSep.vst3"
@@ -224,23 +226,30 @@ def test_osc_datagrams_drive_the_loaded_plugin_and_garbage_is_survived(mixture):
     root.set("osc_port", str(port))
     write_state(plugin, root)
     assert read_state(plugin).get("osc_port") == str(port) and read_state(plugin).get("osc_listening") == "1"
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+    client = OscClient(port)
+    try:
         for junk in (b"", b"\x00" * 3, b"/eventsep/interp\x00\x00\x00\x00,f\x00", os.urandom(200),
-                     osc("/eventsep/interp", "not a number"), osc("/eventsep/mix", 7.0)):
-            s.sendto(junk, ("127.0.0.1", port))
-        s.sendto(osc("/eventsep/interp", 0.7), ("127.0.0.1", port))
-        s.sendto(osc("/eventsep/class/b", "Synth Pad"), ("127.0.0.1", port))
-        s.sendto(osc("/eventsep/query/a", str(EXAMPLE / "reference.flac")), ("127.0.0.1", port))
-        deadline = time.time() + 10
-        while time.time() < deadline and not read_state(plugin).get("query_a_path"):
-            time.sleep(0.02)
-    # The processor's own values (its state) changed at once. pedalboard's cached view of a parameter follows
-    # only through a message loop, which pedalboard does not run (a DAW does: it sees and can record them).
+                     b"#bundle\x00" + b"\x00" * 8 + struct.pack(">i", 999), osc("/eventsep/interp", "not a number"),
+                     osc("/eventsep/mix", 7.0), osc("/eventsep/nothing", 1)):
+            client.send(junk)
+        bundle = OscBundleBuilder(IMMEDIATELY)
+        bundle.add_content(OscMessageBuilder("/eventsep/interp").build())       # no argument: refused
+        message = OscMessageBuilder("/eventsep/interp")
+        message.add_arg(0.7)
+        bundle.add_content(message.build())
+        client.send(bundle.build().dgram)
+        client.send_msg("/eventsep/class/b", "Synth Pad")
+        client.send_msg("/eventsep/query/a", str(EXAMPLE / "reference.flac"))
+        wait_for(lambda: client.status().get("query_a", "").startswith("file"), what="the reference clip")
+        status = client.status()
+    finally:
+        client.close()
+    # The processor's own values (its state, its status reply) changed at once. pedalboard's cached view of a
+    # parameter follows only through a message loop, which pedalboard does not run (a DAW does).
+    assert status["interp"] == pytest.approx(0.7, abs=1e-6) and status["mix"] == 1.0   # 7.0 was refused
+    assert status["query_a"] == f"file {EXAMPLE / 'reference.flac'}" and status["query_b"] == "class synth_pad"
+    assert status["latency_samples"] > 0 and len(status["model"]) == 12
     state = read_state(plugin)
-    params = {e.get("id"): float(e.get("value")) for e in state}
-    assert params["interp"] == pytest.approx(0.7, abs=1e-6)
-    assert plugin.parameters["class_b"].valid_values[int(params["class_b"])] == "synth_pad"
-    assert params["mix"] == 1.0                        # the out-of-range value was refused
     assert state.get("query_a_path") == str(EXAMPLE / "reference.flac")
     # and the audio is what the same settings give when set directly
     twin = load(class_a="piano", class_b="synth_pad", interp=0.7)
@@ -250,6 +259,40 @@ def test_osc_datagrams_drive_the_loaded_plugin_and_garbage_is_survived(mixture):
     got = plugin(mixture, RATE, buffer_size=512)
     assert np.isfinite(got).all() and np.sqrt(np.mean(got ** 2)) > 1e-3
     np.testing.assert_array_equal(got, twin(mixture, RATE, buffer_size=512))
+
+
+def test_a_preset_loaded_over_osc_gives_the_python_effects_output(models, mixture, tmp_path):
+    effect = SeparatorEffect(models=models, query_a=str(EXAMPLE / "reference.flac"), query_b="bass", interp=0.4,
+                             mix=0.8)
+    preset = save_preset(effect, tmp_path / "mine.json")
+    port = free_port()
+    plugin = load(osc_port=port)
+    client = OscClient(port)
+    try:
+        client.send_msg("/eventsep/preset/load", str(tmp_path / "nothing.json"))     # refused: nothing changes
+        client.send_msg("/eventsep/preset/load", str(preset))
+        wait_for(lambda: client.status().get("query_b") == "class bass", what="the preset")
+        status = client.status()
+    finally:
+        client.close()
+    assert status["interp"] == pytest.approx(0.4, abs=1e-6) and status["mix"] == pytest.approx(0.8, abs=1e-6)
+    assert status["query_a"] == f"file {(EXAMPLE / 'reference.flac').resolve()}"
+    got = plugin(mixture, RATE, buffer_size=512)
+    want = effect(mixture, RATE, buffer_size=512)
+    assert np.abs(got - want).max() <= TOLERANCE
+    # a raw latent of this model travels in the plugin's state
+    raw = SeparatorEffect(models=models, query_a=np.asarray(effect.query_a.latent) * 0.9)
+    raw_preset = save_preset(raw, tmp_path / "raw.json")
+    client = OscClient(port)
+    try:
+        client.send_msg("/eventsep/preset/load", str(raw_preset))
+        wait_for(lambda: client.status().get("query_a") == "latent", what="the raw-latent preset")
+    finally:
+        client.close()
+    copy = load()
+    copy.raw_state = plugin.raw_state
+    np.testing.assert_array_equal(copy(mixture, RATE, buffer_size=512), plugin(mixture, RATE, buffer_size=512))
+    assert np.abs(plugin(mixture, RATE, buffer_size=512) - raw(mixture, RATE, buffer_size=512)).max() <= TOLERANCE
 
 
 def test_non_finite_input_gives_finite_output(mixture):

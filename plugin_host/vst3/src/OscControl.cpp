@@ -2,57 +2,91 @@
 
 #include "PluginProcessor.h"
 
-OscControl::OscControl (EventSepProcessor& p, int port) : processor (p)
+#include <cmath>
+
+using eventsep::osc::Message;
+
+OscControl::OscControl (EventSepProcessor& p, int port) : juce::Thread ("EventSep OSC"), processor (p)
 {
-    if (port > 0 && port < 65536 && socket.bindToPort (port, "127.0.0.1") && receiver.connectToSocket (socket))
+    if (port > 0 && port < 65536 && socket.bindToPort (port, "127.0.0.1"))
     {
         connected = true;
         boundPort = port;
-        receiver.addListener (this);
+        startThread();
     }
 }
 
 OscControl::~OscControl()
 {
-    receiver.removeListener (this);
-    receiver.disconnect();
+    signalThreadShouldExit();
     socket.shutdown();
+    stopThread (2000);
 }
 
-static bool numberOf (const juce::OSCMessage& m, float& value)
+void OscControl::run()
 {
-    if (m.size() != 1)
-        return false;
-    const auto& a = m[0];
-    if (a.isFloat32())
-        value = a.getFloat32();
-    else if (a.isInt32())
-        value = (float) a.getInt32();
-    else
-        return false;
-    return std::isfinite (value);
+    std::vector<uint8_t> buffer (65536);
+    std::vector<Message> batch;
+    while (! threadShouldExit())
+    {
+        if (socket.waitUntilReady (true, 100) <= 0)
+            continue;
+        juce::String ip;
+        int port = 0;
+        const int n = socket.read (buffer.data(), (int) buffer.size(), false, ip, port);
+        if (n <= 0)
+            continue;
+        batch.clear();
+        if (! eventsep::osc::parse (buffer.data(), (size_t) n, batch))
+        {
+            ++refused;
+            continue;
+        }
+        for (const auto& m : batch)
+            handle (m, ip, port);
+    }
 }
 
-void OscControl::oscMessageReceived (const juce::OSCMessage& m)
+void OscControl::handle (const Message& m, const juce::String& senderIp, int senderPort)
 {
-    const juce::String address = m.getAddressPattern().toString();
-    float value = 0.0f;
-    if (address == "/eventsep/interp" || address == "/eventsep/mix")
+    const std::string& address = m.address;
+    auto single = [&] (char kind) { return m.args.size() == 1 && (kind == 'n' ? m.args[0].isNumber() : m.args[0].type == 's'); };
+    bool ok = false;
+    if ((address == "/eventsep/interp" || address == "/eventsep/mix") && single ('n'))
     {
-        if (numberOf (m, value) && value >= 0.0f && value <= 1.0f)
-            processor.setUnit (address.fromLastOccurrenceOf ("/", false, false), value);
+        const double v = m.args[0].number();
+        ok = std::isfinite (v) && v >= 0.0 && v <= 1.0;
+        if (ok)
+            processor.setUnit (address.substr (address.rfind ('/') + 1), (float) v);
     }
-    else if (address == "/eventsep/bypass" || address == "/eventsep/residual")
+    else if ((address == "/eventsep/bypass" || address == "/eventsep/residual") && single ('n'))
     {
-        if (numberOf (m, value) && (value == 0.0f || value == 1.0f))
-            processor.setUnit (address.fromLastOccurrenceOf ("/", false, false), value);
+        const double v = m.args[0].number();
+        ok = v == 0.0 || v == 1.0;
+        if (ok)
+            processor.setUnit (address.substr (address.rfind ('/') + 1), (float) v);
     }
-    else if (m.size() == 1 && m[0].isString())
+    else if ((address == "/eventsep/class/a" || address == "/eventsep/class/b") && single ('s'))
+        ok = processor.setClassByName (address.back() == 'a' ? 0 : 1, m.args[0].s);
+    else if ((address == "/eventsep/query/a" || address == "/eventsep/query/b") && single ('s'))
+        ok = processor.setReferenceFile (address.back() == 'a' ? 0 : 1, m.args[0].s);
+    else if (address == "/eventsep/preset/load" && single ('s'))
+        ok = processor.loadPreset (m.args[0].s);
+    else if (address == "/eventsep/status" && m.args.empty())
     {
-        const juce::String text = m[0].getString();
-        if (address == "/eventsep/class/a" || address == "/eventsep/class/b")
-            processor.setClassByName (address.endsWith ("a") ? 0 : 1, text);
-        else if (address == "/eventsep/query/a" || address == "/eventsep/query/b")
-            processor.setReferenceFile (address.endsWith ("a") ? 0 : 1, text);
+        Message reply { "/eventsep/status", {} };
+        for (const auto& [name, value] : processor.status())
+        {
+            reply.args.push_back (eventsep::osc::text (name.toStdString()));
+            if (value.isInt() || value.isBool())
+                reply.args.push_back (eventsep::osc::integer ((int) value));
+            else if (value.isDouble())
+                reply.args.push_back (eventsep::osc::real ((double) value));
+            else
+                reply.args.push_back (eventsep::osc::text (value.toString().toStdString()));
+        }
+        const auto bytes = eventsep::osc::build (reply);
+        ok = socket.write (senderIp, senderPort, bytes.data(), (int) bytes.size()) > 0;
     }
+    ++(ok ? messages : refused);
 }

@@ -1,14 +1,19 @@
 // OSC on 127.0.0.1 with the address space of `eventsep serve` (plugin_host/osc/address.py): /eventsep/interp f,
-// /eventsep/mix f, /eventsep/bypass i, /eventsep/residual i, /eventsep/class/a|b s, /eventsep/query/a|b s.
-// Messages arrive on the receiver's own thread; parameters change through the host-visible parameters, so
-// the DAW sees (and can record) what the OSC surface does. Malformed datagrams are dropped.
+// /eventsep/mix f, /eventsep/bypass i, /eventsep/residual i, /eventsep/class/a|b s, /eventsep/query/a|b s,
+// /eventsep/preset/load s, and /eventsep/status, answered to the sender with name/value pairs. Datagrams are
+// read on this object's own thread (bundles flattened); parameters change through the host-visible
+// parameters, so a DAW sees (and can record) what the OSC surface does. Malformed datagrams are dropped.
 #pragma once
 
-#include <juce_osc/juce_osc.h>
+#include "OscPacket.h"
+
+#include <juce_core/juce_core.h>
+
+#include <atomic>
 
 class EventSepProcessor;
 
-class OscControl : private juce::OSCReceiver::Listener<juce::OSCReceiver::RealtimeCallback>
+class OscControl : private juce::Thread
 {
 public:
     OscControl (EventSepProcessor& processor, int port);
@@ -16,13 +21,16 @@ public:
 
     bool listening() const { return connected; }
     int port() const { return boundPort; }
+    int received() const { return messages.load(); }
+    int rejected() const { return refused.load(); }
 
 private:
-    void oscMessageReceived (const juce::OSCMessage& message) override;
+    void run() override;
+    void handle (const eventsep::osc::Message& message, const juce::String& senderIp, int senderPort);
 
     EventSepProcessor& processor;
     juce::DatagramSocket socket { false };
-    juce::OSCReceiver receiver { "EventSep OSC" };
     bool connected = false;
     int boundPort = 0;
+    std::atomic<int> messages { 0 }, refused { 0 };
 };

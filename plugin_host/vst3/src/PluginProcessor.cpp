@@ -4,6 +4,7 @@
 #include "engine/Reference.h"
 
 #include <cmath>
+#include <cstring>
 
 // ------------------------------------------------------------------------------------------ LatentSlot
 
@@ -206,6 +207,7 @@ void EventSepProcessor::reset()
 void EventSepProcessor::processBlock (juce::AudioBuffer<float>& buffer, juce::MidiBuffer&)
 {
     juce::ScopedNoDenormals noDenormals;
+    ++blocksProcessed;
     if (engine == nullptr || ! engine->prepared())
         return;                                  // no model (or an unsupported rate): the input passes
     const auto& classes = nativeModel->classes;
@@ -254,11 +256,7 @@ bool EventSepProcessor::setReferenceFile (int slot, const juce::String& path)
 {
     const juce::ScopedLock sl (controlLock);
     if (path.isEmpty())
-    {
-        fileLatent[slot].clear();
-        filePath[slot] = {};
-        return true;
-    }
+        return setSlot (slot, {}, {}, {});
     if (nativeModel == nullptr)
     {
         error = "no model: " + modelError;
@@ -286,15 +284,140 @@ bool EventSepProcessor::setReferenceFile (int slot, const juce::String& path)
         v /= channels;
     try
     {
-        fileLatent[slot].write (eventsep::latentFromAudio (*nativeModel, mono, (int) std::lround (reader->sampleRate)));
+        return setSlot (slot, eventsep::latentFromAudio (*nativeModel, mono, (int) std::lround (reader->sampleRate)),
+                        "file", path);
     }
     catch (const std::exception& e)
     {
         error = juce::String (path) + ": " + e.what();
         return false;
     }
+}
+
+bool EventSepProcessor::setSlot (int slot, const std::vector<float>& z, const juce::String& kind, const juce::String& path)
+{
+    const juce::ScopedLock sl (controlLock);
+    if (kind.isEmpty())
+        fileLatent[slot].clear();
+    else
+        fileLatent[slot].write (z);
+    slotKind[slot] = kind;
     filePath[slot] = path;
     return true;
+}
+
+bool EventSepProcessor::setLatent (int slot, const std::vector<float>& z)
+{
+    if (nativeModel == nullptr || (int) z.size() != nativeModel->latentDim
+        || ! std::all_of (z.begin(), z.end(), [] (float v) { return std::isfinite (v); }))
+    {
+        const juce::ScopedLock sl (controlLock);
+        error = "a latent must have " + juce::String (nativeModel != nullptr ? nativeModel->latentDim : 0) + " finite values";
+        return false;
+    }
+    return setSlot (slot, z, "latent", {});
+}
+
+juce::String EventSepProcessor::describe (int slot) const
+{
+    const juce::ScopedLock sl (controlLock);
+    if (slotKind[slot] == "file")
+        return "file " + filePath[slot];
+    if (slotKind[slot] == "latent")
+        return "latent";
+    auto* param = dynamic_cast<juce::AudioParameterChoice*> (state.getParameter (slotParam (slot)));
+    return param->getIndex() > 0 ? "class " + param->getCurrentChoiceName() : juce::String();
+}
+
+std::vector<std::pair<juce::String, juce::var>> EventSepProcessor::status() const
+{
+    return { { "interp", (double) interp->load() }, { "mix", (double) mix->load() },
+             { "bypass", bypass->load() >= 0.5f ? 1 : 0 }, { "residual", (double) residual->load() },
+             { "query_a", describe (0) }, { "query_b", describe (1) },
+             { "sample_rate", (int) std::lround (getSampleRate()) }, { "channels", getTotalNumOutputChannels() },
+             { "latency_samples", getLatencySamples() },
+             { "model", juce::String (nativeModel != nullptr ? nativeModel->sourceSha : std::string()).substring (0, 12) },
+             { "blocks", (int) blocksProcessed.load() }, { "pending", 0 } };
+}
+
+bool EventSepProcessor::loadPreset (const juce::String& path)
+{
+    auto refuse = [this, &path] (const juce::String& why) {
+        const juce::ScopedLock sl (controlLock);
+        error = path + ": " + why;
+        return false;
+    };
+    const juce::File file (path);
+    if (! file.existsAsFile())
+        return refuse ("no such preset file");
+    if (file.getSize() > (1 << 20))
+        return refuse ("too large to be a preset");
+    const juce::var data = juce::JSON::parse (file.loadFileAsString());
+    if (! data.isObject() || data["format"].toString() != "eventsep-preset")
+        return refuse ("not an EventSep preset");
+    if ((int) data["version"] != 1)
+        return refuse ("preset version " + data["version"].toString() + "; this plugin reads version 1");
+    // everything is checked before anything changes: a bad preset leaves the plugin as it was
+    std::vector<std::pair<juce::String, float>> units;
+    if (auto* params = data["parameters"].getDynamicObject())
+        for (const auto& entry : params->getProperties())
+        {
+            const juce::String name = entry.name.toString();
+            const auto& v = entry.value;
+            if (name == "bypass" && (v.isBool() || ((v.isInt() || v.isDouble()) && ((double) v == 0.0 || (double) v == 1.0))))
+                units.push_back ({ name, (bool) v ? 1.0f : 0.0f });
+            else if ((name == "interp" || name == "mix" || name == "residual") && (v.isInt() || v.isDouble())
+                     && (double) v >= 0.0 && (double) v <= 1.0)
+                units.push_back ({ name, (float) (double) v });
+            else
+                return refuse ("bad parameter " + name);
+        }
+    const juce::String sha = data["model"]["sha256"].toString();
+    const bool sameModel = nativeModel != nullptr && sha.isNotEmpty() && sha.toStdString() == nativeModel->sourceSha;
+    struct Plan { juce::String kind, value; std::vector<float> z; };
+    Plan plans[2];
+    for (int slot = 0; slot < 2; ++slot)
+    {
+        const juce::var q = data["queries"][slot == 0 ? "a" : "b"];
+        if (! q.isObject())
+            continue;
+        Plan& plan = plans[slot];
+        plan.kind = q["kind"].toString();
+        plan.value = plan.kind == "file" ? q["path"].toString() : q["name"].toString();
+        if (auto* zs = q["latent"].getArray())
+            for (const auto& v : *zs)
+                plan.z.push_back ((float) (double) v);
+        const bool latentOk = nativeModel != nullptr && (int) plan.z.size() == nativeModel->latentDim;
+        if (plan.kind == "latent" && ! (sameModel && latentOk))
+            return refuse ("query " + juce::String (slot == 0 ? "a" : "b") + " is a raw latent of another model");
+        if (plan.kind != "latent" && plan.kind != "class" && plan.kind != "file")
+            return refuse ("query kind must be file, class or latent");
+        if ((plan.kind == "class" || plan.kind == "file") && plan.value.isEmpty())
+            return refuse ("query " + plan.kind + " without a name or path");
+        if (! (sameModel && latentOk))
+            plan.z.clear();                     // another model: recomputed from the class name or the file
+    }
+    for (const auto& [name, value] : units)
+        setUnit (name, value);
+    bool ok = true;
+    for (int slot = 0; slot < 2; ++slot)
+    {
+        const Plan& plan = plans[slot];
+        if (plan.kind.isEmpty())
+        {
+            setSlot (slot, {}, {}, {});
+            setUnit (slotParam (slot), 0.0f);
+        }
+        else if (plan.kind == "class")
+            ok = setClassByName (slot, plan.value) && ok;
+        else if (plan.kind == "file" && ! plan.z.empty())
+            ok = setSlot (slot, plan.z, "file", plan.value) && ok;     // this model's latent of that file
+        else if (plan.kind == "file")
+            ok = setReferenceFile (slot, plan.value) && ok;
+        else
+            ok = setLatent (slot, plan.z) && ok;
+    }
+    return ok;
 }
 
 bool EventSepProcessor::setClassByName (int slot, const juce::String& name)
@@ -314,7 +437,7 @@ bool EventSepProcessor::setClassByName (int slot, const juce::String& name)
         error = "unknown class " + name;
         return false;
     }
-    setReferenceFile (slot, {});               // a class replaces a reference clip in that slot
+    setSlot (slot, {}, {}, {});                // a class replaces a reference clip or latent in that slot
     param->setValueNotifyingHost (param->convertTo0to1 ((float) index));
     return true;
 }
@@ -338,6 +461,16 @@ void EventSepProcessor::getStateInformation (juce::MemoryBlock& destData)
         const juce::ScopedLock sl (controlLock);
         tree.setProperty ("query_a_path", filePath[0], nullptr);
         tree.setProperty ("query_b_path", filePath[1], nullptr);
+        for (int slot = 0; slot < 2; ++slot)
+            if (slotKind[slot] == "latent")
+            {
+                std::vector<float> z ((size_t) LatentSlot::capacity);
+                bool valid = false;
+                if (fileLatent[slot].read (z.data(), nativeModel->latentDim, valid) && valid)    // the exact bits
+                    tree.setProperty (slot == 0 ? "query_a_latent" : "query_b_latent",
+                                      juce::MemoryBlock (z.data(), (size_t) nativeModel->latentDim * sizeof (float))
+                                          .toBase64Encoding(), nullptr);
+            }
         tree.setProperty ("osc_port", oscPort, nullptr);
         tree.setProperty ("error", error, nullptr);
         tree.setProperty ("latency_samples", getLatencySamples(), nullptr);
@@ -357,7 +490,16 @@ void EventSepProcessor::setStateInformation (const void* data, int sizeInBytes)
     for (int slot = 0; slot < 2; ++slot)
     {
         const juce::String path = tree.getProperty (slot == 0 ? "query_a_path" : "query_b_path").toString();
-        if (path != filePath[slot])
+        const juce::String latent = tree.getProperty (slot == 0 ? "query_a_latent" : "query_b_latent").toString();
+        if (latent.isNotEmpty())
+        {
+            juce::MemoryBlock bytes;
+            bytes.fromBase64Encoding (latent);
+            std::vector<float> z (bytes.getSize() / sizeof (float));
+            std::memcpy (z.data(), bytes.getData(), z.size() * sizeof (float));
+            setLatent (slot, z);
+        }
+        else if (path != filePath[slot] || slotKind[slot] == "latent")
             setReferenceFile (slot, path);
     }
     if (tree.hasProperty ("osc_port"))

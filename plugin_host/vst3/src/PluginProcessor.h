@@ -56,11 +56,15 @@ public:
     void setStateInformation (const void* data, int sizeInBytes) override;
     juce::AudioProcessorParameter* getBypassParameter() const override;
 
-    // Control side (any thread but the audio thread).
-    bool setReferenceFile (int slot, const juce::String& path);        // false (and lastError) when unusable
+    // Control side (any thread but the audio thread). Each returns false (and sets lastError) when refused.
+    bool setReferenceFile (int slot, const juce::String& path);
     bool setClassByName (int slot, const juce::String& name);
+    bool setLatent (int slot, const std::vector<float>& z);          // a raw latent of this model
+    bool loadPreset (const juce::String& path);                      // plugin_host/preset.py's format
     void setUnit (const juce::String& id, float value);
     juce::String lastError() const;
+    // what `eventsep serve` answers to /eventsep/status, name -> value
+    std::vector<std::pair<juce::String, juce::var>> status() const;
     juce::AudioProcessorValueTreeState& parameters() { return state; }
     const eventsep::NativeModel* model() const { return nativeModel.get(); }
 
@@ -76,8 +80,12 @@ private:
     std::unique_ptr<eventsep::StreamEngine> engine;
     std::atomic<float>*interp, *mix, *residual, *bypass, *classA, *classB;
     juce::AudioParameterBool* bypassParam = nullptr;
-    LatentSlot fileLatent[2];
-    juce::String filePath[2];
+    bool setSlot (int slot, const std::vector<float>& z, const juce::String& kind, const juce::String& path);
+    juce::String describe (int slot) const;
+
+    LatentSlot fileLatent[2];                      // a reference clip's or a raw latent, in place of the class
+    juce::String filePath[2], slotKind[2];         // kind: "file", "latent" or "" (the class parameter rules)
+    std::atomic<long long> blocksProcessed { 0 };
     std::vector<float> zA, zB, zTarget, fileCache[2];
     bool fileCacheValid[2] { false, false };
     int oscPort = 0;
