@@ -1,12 +1,10 @@
 #include "OscControl.h"
 
-#include "PluginProcessor.h"
-
 #include <cmath>
 
 using eventsep::osc::Message;
 
-OscControl::OscControl (EventSepProcessor& p, int port) : juce::Thread ("EventSep OSC"), processor (p)
+OscControl::OscControl (ControlSurface& p, int port) : juce::Thread ("EventSep OSC"), processor (p)
 {
     if (port > 0 && port < 65536 && socket.bindToPort (port, "127.0.0.1"))
     {

@@ -5,18 +5,17 @@
 // parameters, so a DAW sees (and can record) what the OSC surface does. Malformed datagrams are dropped.
 #pragma once
 
+#include "ControlSurface.h"
 #include "OscPacket.h"
 
 #include <juce_core/juce_core.h>
 
 #include <atomic>
 
-class EventSepProcessor;
-
 class OscControl : private juce::Thread
 {
 public:
-    OscControl (EventSepProcessor& processor, int port);
+    OscControl (ControlSurface& target, int port);
     ~OscControl() override;
 
     bool listening() const { return connected; }
@@ -28,7 +27,7 @@ private:
     void run() override;
     void handle (const eventsep::osc::Message& message, const juce::String& senderIp, int senderPort);
 
-    EventSepProcessor& processor;
+    ControlSurface& processor;
     juce::DatagramSocket socket { false };
     bool connected = false;
     int boundPort = 0;

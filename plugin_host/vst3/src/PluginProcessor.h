@@ -3,6 +3,7 @@
 // address space. The audio thread reads parameters and latents without locks and allocates nothing.
 #pragma once
 
+#include "ControlSurface.h"
 #include "engine/NativeModel.h"
 #include "engine/StreamEngine.h"
 
@@ -29,7 +30,7 @@ struct LatentSlot
     bool read (float* out, int dim, bool& wasValid) const;
 };
 
-class EventSepProcessor : public juce::AudioProcessor
+class EventSepProcessor : public juce::AudioProcessor, public ControlSurface
 {
 public:
     EventSepProcessor();
@@ -57,14 +58,14 @@ public:
     juce::AudioProcessorParameter* getBypassParameter() const override;
 
     // Control side (any thread but the audio thread). Each returns false (and sets lastError) when refused.
-    bool setReferenceFile (int slot, const juce::String& path);
-    bool setClassByName (int slot, const juce::String& name);
+    bool setReferenceFile (int slot, const juce::String& path) override;
+    bool setClassByName (int slot, const juce::String& name) override;
     bool setLatent (int slot, const std::vector<float>& z);          // a raw latent of this model
-    bool loadPreset (const juce::String& path);                      // plugin_host/preset.py's format
-    void setUnit (const juce::String& id, float value);
+    bool loadPreset (const juce::String& path) override;             // plugin_host/preset.py's format
+    void setUnit (const juce::String& id, float value) override;
     juce::String lastError() const;
     // what `eventsep serve` answers to /eventsep/status, name -> value
-    std::vector<std::pair<juce::String, juce::var>> status() const;
+    std::vector<std::pair<juce::String, juce::var>> status() const override;
     juce::AudioProcessorValueTreeState& parameters() { return state; }
     const eventsep::NativeModel* model() const { return nativeModel.get(); }
 
