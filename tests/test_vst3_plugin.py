@@ -183,6 +183,26 @@ def test_latency_is_reported_for_the_rate_from_the_first_call(models, mixture):
     assert 1000 * plugin.reported_latency_samples / 48000 <= 70.0
 
 
+def test_the_low_latency_setting_matches_the_python_effects(models, mixture):
+    plugin = load(class_a="piano")
+    root = read_state(plugin)
+    root.set("setting", "low_latency")
+    write_state(plugin, root)
+    assert read_state(plugin).get("setting") == "low_latency"
+    want_effect = SeparatorEffect(models=models, query_a="piano", settings="low_latency")
+    got = plugin(mixture, RATE, buffer_size=256)
+    assert plugin.reported_latency_samples == want_effect.latency_for(RATE)
+    assert 1000 * plugin.reported_latency_samples / RATE <= 50.0
+    want = want_effect(mixture, RATE, buffer_size=256)
+    assert np.sqrt(np.mean(want ** 2)) > 1e-3
+    assert np.abs(got - want).max() <= TOLERANCE
+    # and back: the same instance gives the default setting's output again
+    root.set("setting", "default")
+    write_state(plugin, root)
+    back = plugin(mixture, RATE, buffer_size=256)
+    assert np.abs(back - SeparatorEffect(models=models, query_a="piano")(mixture, RATE, buffer_size=256)).max() <= TOLERANCE
+
+
 def test_residual_and_a_reference_clip_match_the_python_effect(models, mixture):
     reference = str(EXAMPLE / "reference.flac")
     plugin = load(residual=0.4)

@@ -143,6 +143,7 @@ EventSepProcessor::EventSepProcessor()
         fileCache[0].resize (d); fileCache[1].resize (d);
     }
     error = modelError;
+    applySetting (juce::SystemStats::getEnvironmentVariable ("EVENTSEP_SETTING", "default"));
     startOsc (juce::SystemStats::getEnvironmentVariable ("EVENTSEP_OSC_PORT", "9000").getIntValue());
 }
 
@@ -183,7 +184,7 @@ void EventSepProcessor::announceLatency (double sampleRate)
 {
     const int rate = (int) std::lround (sampleRate);
     if (nativeModel != nullptr && rate >= 8000 && rate <= 192000)
-        setLatencySamples (eventsep::StreamEngine::latencyFor (*nativeModel, rate));
+        setLatencySamples (eventsep::StreamEngine::latencyFor (*nativeModel, rate, lookaheadFrames.load()));
 }
 
 void EventSepProcessor::prepareToPlay (double sampleRate, int maximumExpectedSamplesPerBlock)
@@ -194,7 +195,7 @@ void EventSepProcessor::prepareToPlay (double sampleRate, int maximumExpectedSam
         setLatencySamples (0);
         return;
     }
-    engine->prepare (rate, getTotalNumOutputChannels(), maximumExpectedSamplesPerBlock);
+    engine->prepare (rate, getTotalNumOutputChannels(), maximumExpectedSamplesPerBlock, 30.0, lookaheadFrames.load());
     setLatencySamples (engine->latencySamples());
 }
 
@@ -472,6 +473,7 @@ void EventSepProcessor::getStateInformation (juce::MemoryBlock& destData)
                                           .toBase64Encoding(), nullptr);
             }
         tree.setProperty ("osc_port", oscPort, nullptr);
+        tree.setProperty ("setting", setting, nullptr);
         tree.setProperty ("error", error, nullptr);
         tree.setProperty ("latency_samples", getLatencySamples(), nullptr);
         tree.setProperty ("osc_listening", osc != nullptr && osc->listening(), nullptr);
@@ -502,8 +504,32 @@ void EventSepProcessor::setStateInformation (const void* data, int sizeInBytes)
         else if (path != filePath[slot] || slotKind[slot] == "latent")
             setReferenceFile (slot, path);
     }
+    if (tree.hasProperty ("setting"))
+        applySetting (tree.getProperty ("setting").toString());
     if (tree.hasProperty ("osc_port"))
         startOsc ((int) tree.getProperty ("osc_port"));
+}
+
+bool EventSepProcessor::applySetting (const juce::String& name)
+{
+    if (name != "default" && name != "low_latency")
+    {
+        const juce::ScopedLock sl (controlLock);
+        error = "unknown setting " + name + "; use default or low_latency";
+        return false;
+    }
+    if (name == setting)
+        return true;
+    // a new latency: re-prepared with processing suspended (JUCE waits for the block under way to finish)
+    suspendProcessing (true);
+    setting = name;
+    lookaheadFrames.store (name == "low_latency" ? 0 : -1);
+    if (engine != nullptr && engine->prepared())
+        prepareToPlay (getSampleRate(), getBlockSize());
+    else
+        announceLatency (getSampleRate());
+    suspendProcessing (false);
+    return true;
 }
 
 juce::AudioProcessorEditor* EventSepProcessor::createEditor()

@@ -90,6 +90,10 @@ private:
     std::vector<float> zA, zB, zTarget, fileCache[2];
     bool fileCacheValid[2] { false, false };
     int oscPort = 0;
+    // "default" (the model's lookahead, 58 ms) or "low_latency" (none, 46 ms): engine/streaming's presets
+    std::atomic<int> lookaheadFrames { -1 };
+    juce::String setting { "default" };
+    bool applySetting (const juce::String& name);
     std::unique_ptr<OscControl> osc;
     mutable juce::CriticalSection controlLock;     // control threads only; never taken by the audio thread
     juce::String error;

@@ -261,6 +261,18 @@ void StepState::reset()
     toSkip = m.lookahead;
 }
 
+void StepState::copyFrom (const StepState& other)
+{
+    std::copy (other.zCurrent.begin(), other.zCurrent.end(), zCurrent.begin());
+    std::copy (other.films.begin(), other.films.end(), films.begin());
+    std::copy (other.context.begin(), other.context.end(), context.begin());
+    contextPos = other.contextPos;
+    for (size_t i = 0; i < core.size(); ++i)
+        std::copy (other.core[i].begin(), other.core[i].end(), core[i].begin());
+    corePos = other.corePos;         // same size: no allocation
+    toSkip = other.toSkip;
+}
+
 void StepState::setLatent (const float* z)
 {
     if (std::equal (z, z + m.latentDim, zCurrent.begin()))

@@ -58,6 +58,7 @@ public:
     explicit StepState (const NativeModel& model);
 
     void reset();                                  // a fresh stream (zeros; the first `lookahead` frames prime)
+    void copyFrom (const StepState& other);        // the same model's state (no allocation)
     void setLatent (const float* z);               // recomputes the FiLM table when z changed
     // One frame: (nbBins) magnitude -> writes the (nbBins) mask of the frame `lookahead` behind it and
     // returns true, or returns false while the stream is priming.

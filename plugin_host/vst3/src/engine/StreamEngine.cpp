@@ -63,17 +63,22 @@ double Ramp::at (double start, double target, int i) const
 
 // ------------------------------------------------------------------------------------------ StreamEngine
 
-StreamEngine::StreamEngine (const NativeModel& m) : model (m), step (m) {}
+StreamEngine::StreamEngine (const NativeModel& m) : model (m), step (m), guess (m) {}
 
-int StreamEngine::latencyFor (const NativeModel& m, int sampleRate)
+static int lookaheadOf (const NativeModel& m, int lookaheadFrames)
+{
+    return lookaheadFrames < 0 ? m.lookahead : std::min (lookaheadFrames, m.lookahead);
+}
+
+int StreamEngine::latencyFor (const NativeModel& m, int sampleRate, int lookaheadFrames)
 {
     const double ratio = (double) sampleRate / m.sampleRate;
     const int window = std::max (4, (int) std::nearbyint (m.nFft * ratio));
     const int hopSamples = std::max (1, (int) std::nearbyint (m.hopLength * ratio));
-    return (hopSamples - 1) + (window - hopSamples + m.lookahead * hopSamples);
+    return (hopSamples - 1) + (window - hopSamples + lookaheadOf (m, lookaheadFrames) * hopSamples);
 }
 
-void StreamEngine::prepare (int sampleRate, int channels, int maxBlock, double smoothingMs)
+void StreamEngine::prepare (int sampleRate, int channels, int maxBlock, double smoothingMs, int lookaheadFrames)
 {
     rate = sampleRate;
     numChannels = std::max (1, channels);
@@ -81,9 +86,9 @@ void StreamEngine::prepare (int sampleRate, int channels, int maxBlock, double s
     grid = std::make_unique<HostGrid> (sampleRate, model);
     hop = grid->hop;
     windowLength = grid->windowLength;
-    lookahead = model.lookahead;
+    lookahead = lookaheadOf (model, lookaheadFrames);
     // settings.latency_of: buffering (one hop) + model (window overlap + lookahead)
-    latency = latencyFor (model, sampleRate);
+    latency = latencyFor (model, sampleRate, lookahead);
     prefill = (1 + lookahead) * hop - 1;
     pieces = (windowLength + hop - 1) / hop;
     rampStep = 1.0 / std::max (1.0, smoothingMs * sampleRate / 1000.0);
@@ -104,6 +109,7 @@ void StreamEngine::prepare (int sampleRate, int channels, int maxBlock, double s
     hostMask.assign ((size_t) bins, 0.0);
     monoBins.assign ((size_t) bins, Complex());
     mask.assign ((size_t) modelBins, 0.0f);
+    committedMask.assign ((size_t) modelBins, 0.0f);
     idleZ.assign ((size_t) model.latentDim, 0.0f);
     zEff.assign ((size_t) model.latentDim, 0.0f);
     hopBuffer.assign ((size_t) C, std::vector<double> ((size_t) hop));
@@ -287,9 +293,19 @@ void StreamEngine::advance (const Controls& controls)
             v /= (double) C;
         grid->modelMagnitude (monoFrame.data(), monoBins.data(), pendingMags[(size_t) slot].data());
         ++pendingCount;
-        haveMask = step.frame (pendingMags[(size_t) slot].data(), mask.data());
+        haveMask = step.frame (pendingMags[(size_t) slot].data(), committedMask.data());
     }
     framesAnalysed = framesSeen;
+    if (lookahead < model.lookahead)       // the newest frame stands in for the unheard ones; state thrown away
+    {
+        const int newest = (pendingHead + pendingCount - 1) % (int) pendingMags.size();
+        guess.copyFrom (step);
+        haveMask = false;
+        for (int j = 0; j < model.lookahead - lookahead; ++j)
+            haveMask = guess.frame (pendingMags[(size_t) newest].data(), mask.data());
+    }
+    else
+        std::swap (mask, committedMask);
     bool finite = haveMask;
     if (haveMask)
     {

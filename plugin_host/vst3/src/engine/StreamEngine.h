@@ -1,5 +1,6 @@
-// The stateful streaming separator of engine/streaming (runtime.py + stateful.py, the `default` setting: one
-// model step per host hop, the model's own lookahead, one mask from the channel mean), sample for sample.
+// The stateful streaming separator of engine/streaming (runtime.py + stateful.py: one model step per host hop,
+// one mask from the channel mean), sample for sample, in its `default` setting (the model's own lookahead) or
+// with less lookahead (`low_latency`: a speculative step lets the newest frame stand in for the unheard ones).
 // prepare() allocates; process() and reset() allocate nothing, take no lock and never wait.
 #pragma once
 
@@ -50,12 +51,12 @@ public:
 
     explicit StreamEngine (const NativeModel& model);
 
-    // Allocates everything for a stream; the next process() starts it.
-    void prepare (int sampleRate, int channels, int maxBlock, double smoothingMs = 30.0);
+    // Allocates everything for a stream; the next process() starts it. lookaheadFrames: -1 = the model's own.
+    void prepare (int sampleRate, int channels, int maxBlock, double smoothingMs = 30.0, int lookaheadFrames = -1);
     bool prepared() const { return grid != nullptr; }
     int latencySamples() const { return latency; }
     // the latency a stream at `sampleRate` will have (settings.latency_of), without preparing one
-    static int latencyFor (const NativeModel& model, int sampleRate);
+    static int latencyFor (const NativeModel& model, int sampleRate, int lookaheadFrames = -1);
     int sampleRate() const { return rate; }
     int channels() const { return numChannels; }
     void requestReset() { resetRequested.store (true); }
@@ -71,7 +72,7 @@ private:
     void runModel (bool masked);
 
     const NativeModel& model;
-    StepState step;
+    StepState step, guess;                        // guess: the speculative step's throw-away copy
     std::unique_ptr<HostGrid> grid;
     int rate = 0, numChannels = 0, maxChunk = 0, hop = 0, windowLength = 0, latency = 0, prefill = 0;
     int lookahead = 1, pieces = 1;
@@ -88,7 +89,7 @@ private:
     std::vector<std::vector<double>> olaTail;
     std::vector<double> frame, monoFrame, synth, hostMask;
     std::vector<Complex> monoBins;
-    std::vector<float> mask, idleZ, zEff, zTarget;
+    std::vector<float> mask, committedMask, idleZ, zEff, zTarget;
     bool hasZEff = false;
     Ramp gate, mix, residual;
     std::vector<double*> hopPtrs, dryPtrs, wetPtrs;
