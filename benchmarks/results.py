@@ -204,7 +204,8 @@ def training_figure(runs: list[Path], out_png: Path, out_csv: Path) -> dict:
     ax[0].plot(step[k - 1:], smooth, lw=1.2)
     ax[0].set_title("training loss")
     ax[0].set_xlabel("step")
-    ax[0].set_yscale("log")
+    if loss.min() > 0:            # an SI-SDR term makes the loss negative: then a linear axis
+        ax[0].set_yscale("log")
     if val_class:
         steps_v, by_class, by_clip = zip(*val_class)
         ax[1].plot(steps_v, by_class, marker="o", ms=3, label="from the class name")
