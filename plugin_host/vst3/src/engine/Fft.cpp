@@ -24,18 +24,18 @@ static int largestPrimeFactor (int n)
     return std::max (largest, n);
 }
 
-static int fastSize (int atLeast)
+int nextFastLength (int n)
 {
     int best = 1;
-    while (best < atLeast)
-        best *= 2;
-    for (int p5 = 1; p5 < best; p5 *= 5)
-        for (int p35 = p5; p35 < best; p35 *= 3)
+    while (best < n)
+        best <<= 1;
+    for (long p5 = 1; p5 < best; p5 *= 5)
+        for (long p35 = p5; p35 < best; p35 *= 3)
         {
-            int m = p35;
-            while (m < atLeast)
+            long m = p35;
+            while (m < n)
                 m *= 2;
-            best = std::min (best, m);
+            best = (int) std::min ((long) best, m);
         }
     return best;
 }
@@ -57,7 +57,7 @@ Fft::Fft (int size) : n (size)
     }
     if (largestPrimeFactor (n) > 13)
     {
-        const int m = fastSize (2 * n - 1);
+        const int m = nextFastLength (2 * n - 1);
         inner = std::make_unique<Fft> (m);
         chirp.resize ((size_t) n);
         for (int k = 0; k < n; ++k)      // exp(-i pi k^2 / n), k^2 taken mod 2n to keep the angle exact

@@ -11,6 +11,9 @@ namespace eventsep
 {
 using Complex = std::complex<double>;
 
+// Smallest 2^a 3^b 5^c >= n (dsp.next_fast_len): the sizes this FFT, like numpy's pocketfft, does fastest.
+int nextFastLength (int n);
+
 class Fft
 {
 public:

@@ -5,33 +5,25 @@
 
 namespace eventsep
 {
-int nextFastLength (int n)
+int roundHalfEven (double v)
 {
-    int best = 1;
-    while (best < n)
-        best <<= 1;
-    for (long p5 = 1; p5 < best; p5 *= 5)
-        for (long p35 = p5; p35 < best; p35 *= 3)
-        {
-            long m = p35;
-            while (m < n)
-                m *= 2;
-            best = (int) std::min ((long) best, m);
-        }
-    return best;
+    return (int) std::nearbyint (v);      // the default rounding mode: halves to the even neighbour
 }
 
-// Python's round(): halves go to the even neighbour.
-static int roundHalfEven (double v)
+int HostGrid::windowAt (const NativeModel& model, int rate)
 {
-    return (int) std::nearbyint (v);
+    return std::max (4, roundHalfEven (model.nFft * ((double) rate / model.sampleRate)));
+}
+
+int HostGrid::hopAt (const NativeModel& model, int rate)
+{
+    return std::max (1, roundHalfEven (model.hopLength * ((double) rate / model.sampleRate)));
 }
 
 HostGrid::HostGrid (int rate, const NativeModel& model) : sampleRate (rate)
 {
-    const double ratio = (double) rate / model.sampleRate;
-    windowLength = std::max (4, roundHalfEven (model.nFft * ratio));
-    hop = std::max (1, roundHalfEven (model.hopLength * ratio));
+    windowLength = windowAt (model, rate);
+    hop = hopAt (model, rate);
     fftSize = nextFastLength (windowLength);
     nbBins = fftSize / 2 + 1;
     modelBins = model.nbBins;

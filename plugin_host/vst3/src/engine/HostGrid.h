@@ -12,12 +12,17 @@
 
 namespace eventsep
 {
-int nextFastLength (int n);
+// Python's round(): halves go to the even neighbour.
+int roundHalfEven (double v);
 
 class HostGrid
 {
 public:
     HostGrid (int sampleRate, const NativeModel& model);
+
+    // the analysis window and hop at a host rate: the model's durations in host samples (grid.py)
+    static int windowAt (const NativeModel& model, int rate);
+    static int hopAt (const NativeModel& model, int rate);
 
     int sampleRate, windowLength, hop, fftSize, nbBins, modelBins, modelFftSize;
     bool extends;

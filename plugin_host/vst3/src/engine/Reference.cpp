@@ -10,11 +10,6 @@
 
 namespace eventsep
 {
-static int roundHalfEven (double v)
-{
-    return (int) std::nearbyint (v);
-}
-
 std::vector<float> resample (const std::vector<double>& x, int rateIn, int rateOut)
 {
     const int n = (int) x.size();

@@ -72,9 +72,7 @@ static int lookaheadOf (const NativeModel& m, int lookaheadFrames)
 
 int StreamEngine::latencyFor (const NativeModel& m, int sampleRate, int lookaheadFrames)
 {
-    const double ratio = (double) sampleRate / m.sampleRate;
-    const int window = std::max (4, (int) std::nearbyint (m.nFft * ratio));
-    const int hopSamples = std::max (1, (int) std::nearbyint (m.hopLength * ratio));
+    const int window = HostGrid::windowAt (m, sampleRate), hopSamples = HostGrid::hopAt (m, sampleRate);
     return (hopSamples - 1) + (window - hopSamples + lookaheadOf (m, lookaheadFrames) * hopSamples);
 }
 
@@ -123,7 +121,7 @@ void StreamEngine::prepare (int sampleRate, int channels, int maxBlock, double s
     resetRequested.store (true);
 }
 
-void StreamEngine::resetState (const Controls& controls)
+void StreamEngine::resetState()
 {
     inFifo.clear();
     dryFifo.clear();
@@ -138,7 +136,6 @@ void StreamEngine::resetState (const Controls& controls)
     framesSeen = framesAnalysed = 0;
     popped = 0;
     step.reset();
-    (void) controls;
     fresh = true;
 }
 
@@ -163,7 +160,7 @@ void StreamEngine::process (const float* const* in, float* const* out, int n, co
 void StreamEngine::processChunk (const float* const* in, float* const* out, int n, const Controls& controls)
 {
     if (resetRequested.exchange (false))
-        resetState (controls);
+        resetState();
     if (n == 0)
         return;
     if (fresh)      // smoothed values start at their targets: what is set before a stream applies at once

@@ -66,7 +66,7 @@ public:
 
 private:
     void processChunk (const float* const* in, float* const* out, int n, const Controls& controls);
-    void resetState (const Controls& controls);
+    void resetState();
     void advance (const Controls& controls);
     bool latent (const Controls& controls, double gateTarget);
     void runModel (bool masked);
