@@ -8,7 +8,10 @@ the real text -> class mapping. Two subsets:
 
 - **whole**: the items as they are (targets sound most of the excerpt);
 - **intermittent**: the same items with the target gated (20 ms raised-cosine fades) to one or two spans
-  covering a seeded 30-70 % of the excerpt; the mixture is the gated target plus the untouched rest.
+  covering a seeded 30-70 % of the excerpt; the mixture is the gated target plus the untouched rest;
+- **absent**: the same items without their target (the rest alone), asked for the target's class: the right
+  answer is silence. Scored by the output level (dB re the mixture; median over items) and by the presence
+  decision (``engine.presence``), which is also checked on the whole and intermittent items.
 
 Systems: the U-Net alone and the generative separator alone (both with the prompt's class latent, no mask),
 and EventSep = ensemble (unet | rate | band | progressive) x temporal mask (none | soft | hard, threshold
@@ -43,20 +46,14 @@ from engine.activity.train import roc_auc  # noqa: E402
 from engine.detection.infer import to_mono_rate  # noqa: E402
 from engine.metrics import sdr_bsseval, si_sdr  # noqa: E402
 from engine.pipeline import WHENS, EventSep, PipelineConfig, relative_curve, with_options  # noqa: E402
+from engine.presence import level_db  # noqa: E402
 from engine.taxonomy import CORE_CLASSES  # noqa: E402
+from engine.textquery.prompts import prompt_for  # noqa: E402
 
-TEMPLATES = ("only the {fine}", "isolate the {coarse}", "{fine}", "extract the {coarse} part",
-             "keep just the {fine} please")
-COARSE_WORDS = {"synth_pad": "synth pad", "drums": "drums", "pipe": "flute", "brass": "brass section",
-                "strings": "strings", "piano": "piano", "bass": "bass", "guitar": "guitar"}
 ENSEMBLE_MODES = ("unet", "rate", "band", "progressive")
 MASKS = ("none", "soft", "hard")
 THRESHOLDS = (0.3, 0.4, 0.5, 0.55, 0.6, 0.7, 0.8)
 FADE_S = 0.02
-
-
-def prompt_for(i: int, coarse: str, fine: str) -> str:
-    return TEMPLATES[i % len(TEMPLATES)].format(fine=fine.lower(), coarse=COARSE_WORDS.get(coarse, coarse))
 
 
 def gate(target: np.ndarray, rate: int, rng: np.random.Generator) -> tuple[np.ndarray, float]:
@@ -110,10 +107,19 @@ def score(reference, estimate, mix_si_sdr, rate, full: bool = True) -> dict[str,
     return out
 
 
+SILENCE_DB = -100.0
+
+
+def output_db(mixture: np.ndarray, estimate: np.ndarray) -> float:
+    """Output level re the mixture (dB), floored at -100 dB (a silenced output would be -inf)."""
+    return max(SILENCE_DB, level_db(mixture, estimate))
+
+
 def systems() -> list[tuple[str, dict, bool]]:
     """(name, pipeline options, full metrics?)"""
     rows = [("U-Net alone", dict(mode="unet", mask="none"), True),
-            ("Generative alone", dict(mode="flow", mask="none"), True)]
+            ("Generative alone", dict(mode="flow", mask="none"), True),
+            ("EventSep defaults, presence gate", dict(presence="gate"), True)]
     for mode in ENSEMBLE_MODES:
         for mask in MASKS:
             if mode == "unet" and mask == "none":
@@ -140,13 +146,14 @@ def evaluate(es: EventSep, items, cfg: PipelineConfig, progress: bool = True) ->
         rate = item.sample_rate
         tgt = es.resolve(prompt)
         unet, flow, _ = es.separators(mixture[None], rate, es.latent(tgt), cfg)
+        presence = es.presence_of(mixture[None], rate, unet, tgt.coarse)
         probs = {}
         for when in WHENS:      # one pass of each model; the relative curve is derived from the absolute one
             absolute, fs = es.probability(mixture[None], rate, tgt.coarse, cfg.calibrate, relative=False,
                                           estimate=unet if when == "activity" else None)
             probs[(when, False)], probs[(when, True)] = absolute, relative_curve(absolute)
         prob = probs[(cfg.when, cfg.relative)]
-        mix_si_sdr = si_sdr(target, mixture)
+        mix_si_sdr = si_sdr(target, mixture) if subset != "absent" else math.nan
         combined: dict[str, np.ndarray] = {}
         gains: dict[tuple, np.ndarray] = {}
         full_estimates, full_records = [target], []
@@ -160,8 +167,16 @@ def evaluate(es: EventSep, items, cfg: PipelineConfig, progress: bool = True) ->
                 gains[key] = temporal_mask(probs[(c.when, c.relative)], mixture.shape[-1], rate, c.mask,
                                            c.threshold, fs)
             est = combined[c.ensemble.mode][0] * gains[key]
+            if c.presence == "gate" and presence is not None and not presence.present:
+                est = np.zeros_like(est)
             rec = {"item": item.id, "subset": subset, "class": item.target_class, "prompt": prompt,
-                   "mapped": tgt.coarse, "fine": tgt.fine, "active": active, "system": name}
+                   "mapped": tgt.coarse, "fine": tgt.fine, "active": active, "system": name,
+                   "output_db": output_db(mixture, est)}
+            if presence is not None:
+                rec.update(presence_score=presence.score, present_decision=presence.present)
+            if subset == "absent":                  # nothing to separate: the level is the score
+                records.append(rec)
+                continue
             rec.update(score(target, est, mix_si_sdr, rate, full))
             records.append(rec)
             if full:
@@ -172,9 +187,10 @@ def evaluate(es: EventSep, items, cfg: PipelineConfig, progress: bool = True) ->
             for when in WHENS:
                 records.append({"item": item.id, "subset": subset, "class": item.target_class,
                                 "system": f"curve: {when}", "auc": roc_auc(probs[(when, False)], sounding)})
-        vectors = det_vectors(es, full_estimates, rate)
-        for rec, vec in zip(full_records, vectors[1:]):
-            rec["detsim"] = det_sim(vec, vectors[0])
+        if full_records:
+            vectors = det_vectors(es, full_estimates, rate)
+            for rec, vec in zip(full_records, vectors[1:]):
+                rec["detsim"] = det_sim(vec, vectors[0])
         if progress:
             el = time.time() - t0
             print(f"[{k + 1}/{len(items)}] {item.id} {subset:<12} '{prompt}' -> {tgt.coarse}"
@@ -241,13 +257,14 @@ def build_items(root: Path, limit_per_class: int | None, seed: int):
         items.append((item, "whole", prompt, item.mixture, item.target, float(np.mean(item.target_activity >= 0.5))))
         gated, frac = gate(item.target, item.sample_rate, np.random.default_rng([seed, i]))
         items.append((item, "intermittent", prompt, (gated + item.rest).astype(np.float32), gated, frac))
+        items.append((item, "absent", prompt, item.rest.astype(np.float32), np.zeros_like(item.target), 0.0))
     return items
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--set", default="fluidr3")
-    p.add_argument("--limit-per-class", type=int, default=10, help="items per core class (0 = all 26)")
+    p.add_argument("--limit-per-class", type=int, default=20, help="items per core class (0 = all 26)")
     p.add_argument("--steps", type=int, default=None, help="Euler steps (default: the pipeline's)")
     p.add_argument("--flow", default=None, help="generative model folder (default: shipped)")
     p.add_argument("--activity", default=None, help="target-activity model folder (default: shipped)")
@@ -285,6 +302,31 @@ def insert_report(path: Path, report: str) -> None:
     path.write_text(f"{head}{BEGIN}\n{report}{END}{tail}")
 
 
+def presence_accuracy(records, subset: str) -> float:
+    """Share of a subset's items whose presence decision is right (present on whole/intermittent items,
+    absent on absent ones)."""
+    decided = {r["item"]: r["present_decision"] for r in records
+               if r["subset"] == subset and r["system"] == "U-Net alone" and "present_decision" in r}
+    if not decided:
+        return math.nan
+    want = subset != "absent"
+    return float(np.mean([d == want for d in decided.values()]))
+
+
+def absent_section(records, names) -> list[str]:
+    lines = ["### Absent subset (the queried class is not in the mixture)", "",
+             "The right output is silence. Output level re the mixture (dB, median over items; silence counts "
+             f"as {SILENCE_DB:.0f} dB) and the share of items at or below -25 dB. The presence decision is right "
+             + ", ".join(f"on **{fmt(100 * presence_accuracy(records, s), 0)} %** of the {s} items"
+                         for s in ("absent", "whole", "intermittent")) + ".", "",
+             "| system | median output (dB) | items <= -25 dB |", "|---|---|---|"]
+    for n in names:
+        levels = [r["output_db"] for r in records if r["system"] == n and r["subset"] == "absent"]
+        if levels:
+            lines.append(f"| {n} | {np.median(levels):.1f} | {100 * np.mean(np.array(levels) <= -25):.0f} % |")
+    return lines + [""]
+
+
 def write_report(records, side, cfg, a, seconds) -> str:
     names = [n for n, _, full in systems() if full]
     lines = [f"Produced by `benchmarks/eventsep_eval.py --set {a.set} --limit-per-class {a.limit_per_class}` "
@@ -307,6 +349,7 @@ def write_report(records, side, cfg, a, seconds) -> str:
             lines.append(f"| {n} | " + " | ".join(fmt(mean(records, n, subset, k), 3 if k in ('stoi', 'estoi', 'detsim') else 2)
                                              for k in ("si_sdri", "si_sdr", "sdr", "stoi", "estoi", "detsim")) + " |")
         lines.append("")
+    lines += absent_section(records, names)
     lines += ["### Ablation: mask type and threshold (SI-SDRi, dB)", "",
               "| ensemble | mask | " + " | ".join(f"{t:.2f}" for t in THRESHOLDS) + " | subset |",
               "|---|---|" + "---|" * len(THRESHOLDS) + "---|"]

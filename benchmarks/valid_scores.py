@@ -7,7 +7,8 @@ valid split, seed 0: one target class, 1-3 other classes, 10 % with the queried 
 through the public API the way users ask: the checkpoint's class latent by name, the latent of another clip
 of the class (another piece), and, as an upper reference, the target's own clip. Prints mean SI-SDRi per
 query kind on the present targets and the median output level (dB re the mixture) on the absent ones.
-No evaluation-set item is used.
+No evaluation-set item is used. ``--soundfont timgm`` asks the same of the valid split rendered by another
+synthesizer (timbres the training bank never had).
 """
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ from engine.metrics import si_sdr
 from engine.mixing import batch_rng
 from engine.querymix import make_query_batch
 from engine.separate import apply_model, encode_clip
-from engine.sources import open_stem_source
+from engine.corpus.bank import BankStemSource, bank_dir
+from engine.corpus.paths import CorpusError
 
 
 def valid_batches(source, num_samples: int, batches: int, batch_size: int = 16) -> list[dict]:
@@ -65,9 +67,16 @@ def main() -> int:
     ap.add_argument("models", nargs="+", help="checkpoint folders (with class latents)")
     ap.add_argument("--batches", type=int, default=20, help="validation batches of 16 mixtures (default 20)")
     ap.add_argument("--seconds", type=float, default=3.0, help="mixture length (default 3)")
+    ap.add_argument("--soundfont", default="fluidr3",
+                    help="the valid split's stem bank of this soundfont (default fluidr3, the training one; "
+                         "timgm or musescore for unseen timbres, built by `eventsep corpus bank --split valid "
+                         "--soundfont timgm --per-class 256`)")
     ap.add_argument("--json", default=None, help="also write the rows here")
     args = ap.parse_args()
-    source = open_stem_source("bank", "valid")
+    try:
+        source = BankStemSource(bank_dir(None, "valid", args.soundfont))
+    except CorpusError as e:
+        sys.exit(f"valid_scores: {e}")
     batches = valid_batches(source, int(args.seconds * source.sample_rate), args.batches)
     rows = [score(Path(m), batches, list(source.classes)) for m in args.models]
     print("| model | step | class name | other clip | own clip | absent output (dB) |")

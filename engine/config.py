@@ -117,6 +117,7 @@ class TrainConfig:
     lambda_align: float = 0.1      # weight of the clip-latent -> class-embedding classification loss
     align_scale: float = 10.0      # cosine-logit scale of that classification
     lambda_si_sdr: float = 0.0     # weight of -SI-SDR (dB) of the waveform estimate, present targets only
+    timbre_aug: float = 0.0        # probability that a stem goes through a random equaliser (engine.timbre)
     # Housekeeping
     seed: int = 0
     num_workers: int = 0

@@ -20,6 +20,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -28,7 +29,10 @@ from .audio import resample
 from .ensemble import ENSEMBLES, EnsembleConfig, combine
 from .errors import EventSepError
 from .separate import overlap_add, separate_array
-from .text_options import DEFAULT_STEPS, MASKS, WHENS
+
+if TYPE_CHECKING:
+    from .presence import Presence, PresenceCalibration
+from .text_options import DEFAULT_PRESENCE, DEFAULT_STEPS, MASKS, PRESENCE, WHENS
 
 FLOW_SEGMENT_SECONDS = 10.0
 RELATIVE_PERCENTILE = 95.0
@@ -46,8 +50,12 @@ class PipelineConfig:
     # scale the curve by its 95th percentile (at least RELATIVE_FLOOR): see probability()
     relative: bool = True
     seed: int = 0
+    # whether the class is in the file at all (engine.presence): "gate" (silence when not), "report", "off"
+    presence: str = DEFAULT_PRESENCE
 
     def check(self) -> None:
+        if self.presence not in PRESENCE:
+            raise EventSepError(f"--presence must be one of {', '.join(PRESENCE)}, got {self.presence!r}")
         if self.mask not in MASKS:
             raise EventSepError(f"--mask must be one of {', '.join(MASKS)}, got {self.mask!r}")
         if not 0.0 < self.threshold < 1.0:
@@ -86,6 +94,7 @@ class PipelineResult:
     gain: np.ndarray           # (nb_samples,) the temporal mask
     seconds: dict[str, float]  # time per stage
     ensemble_info: dict
+    presence: "Presence | None" = None   # the WHETHER decision (None: not judged)
 
 
 def calibrate_curve(prob: np.ndarray, threshold: float) -> np.ndarray:
@@ -108,7 +117,7 @@ class EventSep:
 
     def __init__(self, model_dir: str | Path | None = None, flow_dir: str | Path | None = None,
                  detector_dir: str | Path | None = None, config: PipelineConfig | None = None,
-                 activity_dir: str | Path | None = None):
+                 activity_dir: str | Path | None = None, presence_path: str | Path | None = None):
         from .checkpoint import load_latents, load_model
         from .shipped import model_dir as _model_dir
         from .detection.checkpoint import load_detector
@@ -125,6 +134,8 @@ class EventSep:
         self._flow = None
         self._activity_dir = activity_dir
         self._activity = None
+        self._presence_path = presence_path
+        self._presence = None
 
     @property
     def flow(self):
@@ -142,6 +153,36 @@ class EventSep:
 
             self._activity = load_activity(self._activity_dir)
         return self._activity
+
+    @property
+    def presence_calibration(self) -> "PresenceCalibration":
+        """The WHETHER calibration (loaded on first use)."""
+        if self._presence is None:
+            from .presence import PresenceCalibration
+
+            self._presence = PresenceCalibration.load(self._presence_path)
+        return self._presence
+
+    def presence_stale(self) -> bool:
+        """True when the calibration was fitted to another separator than the one loaded."""
+        from .presence import separator_identity
+
+        fitted = self.presence_calibration.separator.get("weights_sha256")
+        return fitted is not None and fitted != separator_identity(self.model_dir)["weights_sha256"]
+
+    def presence_of(self, audio: np.ndarray, sample_rate: int, estimate: np.ndarray, coarse: str
+                    ) -> "Presence | None":
+        """Is ``coarse`` in ``audio`` at all? From the separator's ``estimate`` of it (like ``audio``) and the
+        detector's evidence (:mod:`engine.presence`); None when the detector has no output for the class."""
+        from .detection.infer import detect
+        from .presence import judge, level_db, presence_features
+
+        on_mix = detect(self.detector, audio, sample_rate)
+        if coarse not in on_mix.classes:
+            return None
+        on_est = detect(self.detector, estimate, sample_rate)
+        features = presence_features(level_db(audio, estimate), on_mix.curve(coarse), on_est.curve(coarse))
+        return judge(self.presence_calibration, features)
 
     # -- WHAT ----------------------------------------------------------------------------------------
     def resolve(self, prompt: str | None = None, class_name: str | None = None) -> Target:
@@ -269,18 +310,27 @@ class EventSep:
                                 f"give at least 50 ms")
         mode = cfg.ensemble.mode
         activity = cfg.mask != "none" and cfg.when == "activity"
+        judged = cfg.presence != "off"
         unet, flow, sep_seconds = self.separators(audio, sample_rate, self.latent(target), cfg,
-                                                  unet=mode != "flow" or activity, flow=mode != "unet",
+                                                  unet=mode != "flow" or activity or judged, flow=mode != "unet",
                                                   progress=progress)
         seconds.update(sep_seconds)
+        presence = None
+        if judged:
+            t = time.perf_counter()
+            presence = self.presence_of(audio, sample_rate, unet, target.coarse)
+            seconds["whether"] = time.perf_counter() - t
         t = time.perf_counter()
         prob, frame_seconds = self.probability(audio, sample_rate, target.coarse, cfg.calibrate, cfg.relative,
                                                estimate=unet if activity else None)
         seconds["when"] = time.perf_counter() - t
         t = time.perf_counter()
         estimate, combined, gain, info = self.assemble(unet, flow, prob, frame_seconds, sample_rate, cfg)
+        if cfg.presence == "gate" and presence is not None and not presence.present:
+            estimate = np.zeros_like(estimate)         # the class is not in the file: nothing to give back
         seconds["ensemble+mask"] = time.perf_counter() - t
-        return PipelineResult(estimate, combined, sample_rate, target, prob, frame_seconds, gain, seconds, info)
+        return PipelineResult(estimate, combined, sample_rate, target, prob, frame_seconds, gain, seconds, info,
+                              presence)
 
 
 def _fit(x: np.ndarray, n: int) -> np.ndarray:

@@ -19,6 +19,7 @@ import torch
 
 from .config import TrainConfig
 from .stems import Stem, StemSource
+from .timbre import equalise
 
 FINE_PREFIX = "fine:"
 
@@ -48,6 +49,14 @@ def draw_query(source: StemSource, target: Stem, num_samples: int, rng: np.rando
     return stem
 
 
+def _timbre(stem: Stem, rng: np.random.Generator, cfg: TrainConfig) -> np.ndarray:
+    """The stem's audio, through a random equaliser with probability ``cfg.timbre_aug`` (no draw at 0, so
+    a recipe without augmentation makes the same examples as before it existed)."""
+    if cfg.timbre_aug and rng.random() < cfg.timbre_aug:
+        return equalise(stem.audio, stem.sample_rate, rng)
+    return stem.audio
+
+
 def make_query_example(source: StemSource, num_samples: int, rng: np.random.Generator, cfg: TrainConfig,
                        vocab_index: dict[str, int]) -> dict:
     classes = list(source.classes)
@@ -60,10 +69,11 @@ def make_query_example(source: StemSource, num_samples: int, rng: np.random.Gene
     # 1 is perfect) and, gated at p_active, it was ~30-40 % of the examples
     active = [c for c in others if rng.random() < cfg.p_active] or others[:1]
     for c in active:
-        rest += float(rng.uniform(cfg.gain_low, cfg.gain_high)) * source.draw(c, num_samples, rng).audio
+        level = float(rng.uniform(cfg.gain_low, cfg.gain_high))    # drawn first, as before augmentation
+        rest += level * _timbre(source.draw(c, num_samples, rng), rng, cfg)
     target_stem = source.draw(queried, num_samples, rng)
     gain = float(rng.uniform(cfg.gain_low, cfg.gain_high))
-    target = np.zeros(num_samples, dtype=np.float32) if absent else gain * target_stem.audio
+    target = np.zeros(num_samples, dtype=np.float32) if absent else gain * _timbre(target_stem, rng, cfg)
     query = draw_query(source, target_stem, num_samples, rng, same_fine=bool(rng.random() < cfg.p_same_fine))
     fine = vocab_index.get(FINE_PREFIX + target_stem.fine, -1)
     use_class = bool(rng.random() < cfg.p_class_query)
@@ -72,8 +82,8 @@ def make_query_example(source: StemSource, num_samples: int, rng: np.random.Gene
         coarse_or_fine = fine
     else:
         coarse_or_fine = coarse
-    return {"mixture": target + rest, "target": target, "query": query.audio, "coarse": coarse, "fine": fine,
-            "class_query": coarse_or_fine, "use_class": use_class, "absent": absent}
+    return {"mixture": target + rest, "target": target, "query": _timbre(query, rng, cfg), "coarse": coarse,
+            "fine": fine, "class_query": coarse_or_fine, "use_class": use_class, "absent": absent}
 
 
 def make_query_batch(source: StemSource, num_samples: int, batch_size: int, rng: np.random.Generator,

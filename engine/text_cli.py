@@ -11,7 +11,7 @@ from .errors import EventSepError
 
 
 def add_parser(sub) -> None:
-    from .text_options import DEFAULT_STEPS, ENSEMBLES, MASKS, WHENS, EnsembleConfig
+    from .text_options import DEFAULT_PRESENCE, DEFAULT_STEPS, ENSEMBLES, MASKS, PRESENCE, WHENS, EnsembleConfig
 
     e = EnsembleConfig()
     p = sub.add_parser(
@@ -36,6 +36,10 @@ def add_parser(sub) -> None:
     p.add_argument("--absolute", action="store_true",
                    help="use the calibrated probability as is (default: scaled by its 95th "
                         "percentile in the file, as the prompt says the class is there)")
+    p.add_argument("--presence", choices=PRESENCE, default=DEFAULT_PRESENCE,
+                   help="is the class in the file at all? 'gate': judge it (the detector's evidence and the "
+                        "separator's output) and give silence when it is not; 'report': judge and report it, "
+                        "output unchanged; 'off': assume it is there (default: " + DEFAULT_PRESENCE + ")")
     p.add_argument("--ensemble", choices=ENSEMBLES, default=e.mode,
                    help=f"how U-Net and generative outputs combine (default: {e.mode})")
     p.add_argument("--weight", type=float, default=e.weight,
@@ -54,6 +58,15 @@ def add_parser(sub) -> None:
     p.add_argument("--activity", default=None, help="target-activity model folder (default: the shipped one)")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=cmd_text)
+
+
+def presence_line(result, mode: str) -> str:
+    """The console line of the WHETHER decision."""
+    p, name = result.presence, result.target.coarse
+    if p.present:
+        return f"presence of {name}: {p.score:.2f} (threshold {p.threshold:.2f}): in the file"
+    consequence = "the output is silence" if mode == "gate" else "output kept (--presence report)"
+    return f"presence of {name}: {p.score:.2f} (threshold {p.threshold:.2f}): NOT in the file; {consequence}"
 
 
 def _plan(args) -> tuple[str, list[tuple[Path, Path]], bool]:
@@ -89,7 +102,7 @@ def cmd_text(args) -> int:
 
     prompt, jobs, batch = _plan(args)
     config = PipelineConfig(mask=args.mask, threshold=args.threshold, steps=args.steps, seed=args.seed,
-                            relative=not args.absolute, when=args.when,
+                            relative=not args.absolute, when=args.when, presence=args.presence,
                             ensemble=EnsembleConfig(mode=args.ensemble, weight=args.weight,
                                                     crossover_hz=args.crossover))
     config.check()
@@ -99,6 +112,9 @@ def cmd_text(args) -> int:
     target = es.resolve(prompt)      # a prompt that matches nothing stops here, before any audio work
     fine = f" / {target.fine}" if target.fine else ""
     print(f"class: {target.coarse}{fine} ({target.level} latent, score {target.score:.2f})")
+    if config.presence != "off" and es.presence_stale():
+        say("warning: the presence calibration was fitted to another separator; refit it with "
+            "`python -m engine.presence_fit --model ...`")
     failures = 0
     for i, (src, dst) in enumerate(jobs, 1):
         t0 = time.perf_counter()
@@ -125,6 +141,8 @@ def cmd_text(args) -> int:
             from .pipeline_report import write_report
 
             write_report(result, config, args.report, src.stem, audio, str(src))
+        if result.presence is not None:
+            print(presence_line(result, config.presence))
         stages = ", ".join(f"{k} {v:.1f}" for k, v in result.seconds.items())
         print(f"{src} -> {dst}  [{audio.shape[-1] / rate:.1f} s audio in {time.perf_counter() - t0:.1f} s: "
               f"{stages}; mask mean gain {result.gain.mean():.2f}]")

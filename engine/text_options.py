@@ -28,6 +28,10 @@ class EnsembleConfig:
 
 
 MASKS = ("soft", "hard", "none")
+# WHETHER (engine.presence): "gate" judges whether the class is in the file at all and gives silence when it
+# is not; "report" judges and reports it, the output unchanged; "off" assumes the class is there
+PRESENCE = ("gate", "report", "off")
+DEFAULT_PRESENCE = "report"
 # where the temporal mask's curve comes from: the target-activity model (the mixture and the U-Net's
 # estimate of the target, engine.activity) or the detector on the mixture alone
 WHENS = ("activity", "detector")

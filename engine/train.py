@@ -21,7 +21,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from .checkpoint import CONFIG, WEIGHTS, load_model, read_checkpoint_meta, save_checkpoint
+from .checkpoint import CONFIG, LATENT_INDEX, LATENTS, WEIGHTS, load_model, read_checkpoint_meta, save_checkpoint
 from .config import ModelConfig, TrainConfig
 from .metrics import si_sdr
 from .mixing import MixtureStream, batch_rng, make_batch
@@ -156,8 +156,8 @@ def validate(model: QuerySeparator, source: StemSource, num_samples: int, cfg: T
 def train(run_dir: str | Path, source: StemSource, valid_source: StemSource | None,
           model_config: ModelConfig | None = None, cfg: TrainConfig | None = None, device: str = "auto",
           resume: bool = True, init_from: str | Path | None = None, progress: bool = True,
-          on_step: Callable[[int, dict], None] | None = None, max_cpu_seconds: float | None = None
-          ) -> "TrainResult":
+          on_step: Callable[[int, dict], None] | None = None, max_cpu_seconds: float | None = None,
+          recipe_changes: dict | None = None) -> "TrainResult":
     """Train into ``run_dir``; resumes from it when it holds a checkpoint (and ``resume``).
 
     The run's model config and training config are taken from the checkpoint when resuming, so a
@@ -165,6 +165,8 @@ def train(run_dir: str | Path, source: StemSource, valid_source: StemSource | No
 
     ``max_cpu_seconds``: stop at the first checkpoint after this much logged CPU time of the process (the
     clock continues across resumes): designs compared at equal CPU time, even when runs share cores. A
+    ``recipe_changes``: training-config fields that a resumed run (or a fork, see :func:`fork_run`) changes
+    from the saved recipe, e.g. ``{"timbre_aug": 0.5}``; saved with the next checkpoint. A
     ``QUIET`` file in the cooperation folder (``runlog.control_directory``) pauses the run (a timing benchmark is on); ``STOP_TRAINING`` stops it at its next checkpoint.
     """
     run_dir = Path(run_dir)
@@ -181,6 +183,7 @@ def train(run_dir: str | Path, source: StemSource, valid_source: StemSource | No
         steps = cfg.steps
         cfg = TrainConfig.from_dict(saved)
         cfg.steps = max(steps, cfg.steps)  # asking for more steps extends a finished run
+        cfg = replace(cfg, **(recipe_changes or {}))
     elif init_from is not None:
         model, _ = load_model(init_from)
     else:
@@ -288,6 +291,30 @@ def train(run_dir: str | Path, source: StemSource, valid_source: StemSource | No
     if info.world_size > 1:
         dist.barrier()
     return TrainResult(run_dir, model, done)
+
+
+FORK_FILES = (WEIGHTS, CONFIG, LATENTS, LATENT_INDEX, TRAIN_STATE, LOG)
+
+
+def fork_run(parent: str | Path, run_dir: str | Path) -> Path:
+    """Start ``run_dir`` as a copy of ``parent``'s last checkpoint (weights, optimiser state, log, CPU clock),
+    so a changed recipe continues the same lineage and its curve starts where the parent's was."""
+    import shutil
+
+    parent, run_dir = Path(parent), Path(run_dir)
+    if not all((parent / name).exists() for name in (WEIGHTS, TRAIN_META)):
+        raise FileNotFoundError(f"{parent}: no training run to fork (no {WEIGHTS} and {TRAIN_META})")
+    if (run_dir / WEIGHTS).exists():
+        raise FileExistsError(f"{run_dir} already holds a run; fork into a new folder")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    for name in FORK_FILES:
+        if (parent / name).exists():
+            shutil.copy2(parent / name, run_dir / name)
+    # the fork's best/ is its own: the parent's best validation score does not hold it back
+    meta = json.loads((parent / TRAIN_META).read_text())
+    meta["best_valid"] = float("inf")
+    (run_dir / TRAIN_META).write_text(json.dumps(meta, indent=2))
+    return run_dir
 
 
 @dataclass

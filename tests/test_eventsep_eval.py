@@ -51,3 +51,14 @@ def test_sounding_frames_follow_the_gated_target():
     target[rate // 2:] = 1e-6                      # far below -60 dB of the loudest frame: silent
     frames = ev.sounding_frames(target, 100, rate, 0.01)
     assert frames.shape == (100,) and frames[26:49].all() and not frames[:24].any() and not frames[51:].any()
+
+
+def test_presence_accuracy_and_absent_levels():
+    recs = [{"item": "a", "subset": "absent", "system": "U-Net alone", "present_decision": False, "output_db": -30.0},
+            {"item": "b", "subset": "absent", "system": "U-Net alone", "present_decision": True, "output_db": -10.0},
+            {"item": "a", "subset": "whole", "system": "U-Net alone", "present_decision": True, "output_db": -3.0}]
+    assert ev.presence_accuracy(recs, "absent") == 0.5 and ev.presence_accuracy(recs, "whole") == 1.0
+    assert np.isnan(ev.presence_accuracy(recs, "intermittent"))
+    lines = ev.absent_section(recs, ["U-Net alone"])
+    assert "| U-Net alone | -20.0 | 50 % |" in lines
+    assert ev.output_db(np.ones(10), np.zeros(10)) == ev.SILENCE_DB

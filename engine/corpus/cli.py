@@ -131,6 +131,11 @@ def _evalset_args(e, with_soundfont: bool) -> None:
                    help="build twice (the second time in a temporary folder) and check the digests match")
     e.add_argument("--procedural-only", action="store_true",
                    help="use only procedural test pieces (no music21 score cache needed)")
+    if with_soundfont:
+        e.add_argument("--split", default="test", choices=("test", "valid"),
+                       help="test: the evaluation sets (default); valid: a look-alike set of validation pieces, "
+                            "on which defaults and thresholds are chosen (default folder "
+                            "<cache>/evalset/valid-<soundfont>)")
 
 
 def run(args) -> int:
@@ -165,7 +170,8 @@ def _evalset_dirs(args) -> list[tuple[str, Path]]:
     names = list(SOUNDFONT_CHOICES) if getattr(args, "soundfont", "all") == "all" else [args.soundfont]
     out = getattr(args, "out", None)
     if out is None:
-        return [(n, cache_dir() / "evalset" / n) for n in names]
+        prefix = "" if getattr(args, "split", "test") == "test" else f"{args.split}-"
+        return [(n, cache_dir() / "evalset" / f"{prefix}{n}") for n in names]
     if len(names) == 1:
         return [(names[0], Path(out))]
     return [(n, Path(out) / n) for n in names]
@@ -193,9 +199,9 @@ def _build_one(name: str, out: Path, args, pieces) -> str:
 
 
 def _test_pieces(args):
-    from .evalset import default_test_pieces
+    from .evalset import split_pieces
 
-    return default_test_pieces(include_scores=not getattr(args, "procedural_only", False))
+    return split_pieces(getattr(args, "split", "test"), include_scores=not getattr(args, "procedural_only", False))
 
 
 def cmd_evalset(args) -> int:

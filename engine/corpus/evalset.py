@@ -44,14 +44,21 @@ PEAK = 0.9
 LABEL_DECIMALS = 4
 
 
+def split_pieces(split: str = "test", cache_root=None, procedural_pool: int = DEFAULT_PROCEDURAL_POOL,
+                 include_scores: bool = True) -> list[Piece]:
+    """A split's pieces: its music21 pieces (from the score cache) + its procedural pieces. The *test*
+    split makes the evaluation sets; the *valid* split makes look-alike sets on which defaults are chosen."""
+    pieces = [p for p in load_score_cache(cache_root, required=include_scores) if split_of(p.id) == split] \
+        if include_scores else []
+    pieces.sort(key=lambda p: p.id)
+    pieces += [procedural_piece(s) for s in procedural_seeds(split, procedural_pool)]
+    return pieces
+
+
 def default_test_pieces(cache_root=None, procedural_pool: int = DEFAULT_PROCEDURAL_POOL,
                         include_scores: bool = True) -> list[Piece]:
     """The test split: music21 test pieces (from the score cache) + procedural test pieces."""
-    pieces = [p for p in load_score_cache(cache_root, required=include_scores) if split_of(p.id) == "test"] \
-        if include_scores else []
-    pieces.sort(key=lambda p: p.id)
-    pieces += [procedural_piece(s) for s in procedural_seeds("test", procedural_pool)]
-    return pieces
+    return split_pieces("test", cache_root, procedural_pool, include_scores)
 
 
 def _other_classes(piece: Piece, part: int, exclude: set[str], rng: np.random.Generator) -> str | None:

@@ -1,0 +1,106 @@
+"""WHETHER (engine.presence): the calibration's maths, its file, and the decision in the text pipeline."""
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.audio import load_audio
+from engine.cli import main
+from engine.errors import EventSepError
+from engine.pipeline import EventSep, PipelineConfig
+from engine.presence import (FEATURES, SHIPPED, PresenceCalibration, balanced_threshold, fit_logistic, judge,
+                             level_db, presence_features, separator_identity)
+from engine.shipped import DEFAULT_MODEL_DIR
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "engine" / "assets" / "example" / "mixture.flac"
+
+
+def test_logistic_fit_recovers_the_direction_that_separates():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((400, 3))
+    y = (x @ [2.0, -1.0, 0.0] + 0.5 + 0.3 * rng.standard_normal(400)) > 0
+    w, b = fit_logistic(x, y)
+    assert w[0] > 0 and w[1] < 0 and b > 0
+    assert w[0] / -w[1] == pytest.approx(2.0, rel=0.25) and abs(w[2]) < 0.1 * w[0]
+    assert np.mean(((x @ w + b) > 0) == y) > 0.93
+
+
+def test_the_balanced_threshold_keeps_both_accuracies_up():
+    present = np.r_[np.ones(50, bool), np.zeros(50, bool)]
+    scores = np.r_[np.linspace(0.4, 1.0, 50), np.linspace(0.0, 0.45, 50)]
+    t, acc_p, acc_a = balanced_threshold(scores, present)
+    assert acc_p >= 0.95 and acc_a >= 0.9
+    assert np.mean(scores[present] >= t) == acc_p and np.mean(scores[~present] < t) == acc_a
+
+
+def test_features_and_decision():
+    f = presence_features(-60.0, np.full(10, 0.5), np.array([]))
+    assert f.tolist() == [-4.0, 0.0, 0.0]                  # level floored at -40 dB, logit(0.5) = 0
+    assert level_db(np.ones(10), 0.1 * np.ones(10)) == pytest.approx(-20.0)
+    cal = PresenceCalibration([1.0, 1.0, 0.0], 0.0, threshold=0.5)
+    assert judge(cal, np.array([1.0, 1.0, 0.0])).present
+    p = judge(cal, np.array([-2.0, -1.0, 5.0]))
+    assert not p.present and p.score == pytest.approx(1 / (1 + np.exp(3.0)))
+    assert set(p.to_dict()["features"]) == set(FEATURES)
+
+
+def test_the_calibration_file_round_trips_and_bad_files_say_why(tmp_path):
+    cal = PresenceCalibration([0.5, 1.0, 0.2], -0.3, 0.4, {"step": 1}, "test", {"items": 3})
+    back = PresenceCalibration.load(cal.save(tmp_path / "p.json"))
+    assert back == cal
+    with pytest.raises(EventSepError, match="no presence calibration"):
+        PresenceCalibration.load(tmp_path / "missing.json")
+    (tmp_path / "bad.json").write_text("{")
+    with pytest.raises(EventSepError, match="not a presence calibration"):
+        PresenceCalibration.load(tmp_path / "bad.json")
+    (tmp_path / "other.json").write_text(json.dumps({"features": ["x"], "weights": [1.0], "bias": 0.0}))
+    with pytest.raises(EventSepError, match="other features"):
+        PresenceCalibration.load(tmp_path / "other.json")
+
+
+def test_the_shipped_calibration_belongs_to_the_shipped_separator():
+    cal = PresenceCalibration.load()
+    assert cal.separator == separator_identity(DEFAULT_MODEL_DIR)
+    assert json.loads(SHIPPED.read_text())["fitted_on"].startswith("valid-")      # never an evaluation set
+
+
+@pytest.fixture(scope="module")
+def example():
+    audio, rate = load_audio(EXAMPLE)
+    return audio[:, : 4 * rate], rate
+
+
+@pytest.fixture(scope="module")
+def es():
+    return EventSep(config=PipelineConfig(steps=1, mask="none", presence="gate"))
+
+
+def test_a_class_in_the_file_passes_and_one_that_is_not_gives_silence(es, example):
+    audio, rate = example
+    piano = es.run(audio, rate, class_name="piano")
+    assert piano.presence.present and np.abs(piano.estimate).max() > 0.05
+    flute = es.run(audio, rate, class_name="pipe")           # no flute in piano, drums, bass and organ
+    assert not flute.presence.present and flute.presence.score < flute.presence.threshold
+    assert not flute.estimate.any() and flute.estimate.shape == audio.shape
+    # 'report' judges the same and leaves the output alone; 'off' does not judge
+    report = es.run(audio, rate, class_name="pipe", config=PipelineConfig(steps=1, mask="none", presence="report"))
+    assert report.presence.score == pytest.approx(flute.presence.score) and np.abs(report.estimate).max() > 0
+    off = es.run(audio, rate, class_name="pipe", config=PipelineConfig(steps=1, mask="none", presence="off"))
+    assert off.presence is None
+    np.testing.assert_array_equal(off.estimate, report.estimate)
+
+
+def test_the_cli_says_it_and_the_report_keeps_it(tmp_path, capsys):
+    out, rep = tmp_path / "flute.wav", tmp_path / "rep"
+    assert main(["text", str(EXAMPLE), "only the flute", "-o", str(out), "--steps", "1", "--presence", "gate",
+                 "--report", str(rep), "--quiet"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert any(line.startswith("presence of pipe:") and "NOT in the file; the output is silence" in line
+               for line in lines)
+    info = json.loads((rep / "mixture.json").read_text())
+    assert info["presence"]["present"] is False and info["presence"]["mode"] == "gate"
+    assert info["settings"]["presence"] == "gate"
+    with pytest.raises(SystemExit):
+        main(["text", str(EXAMPLE), "piano", "-o", str(out), "--presence", "maybe"])
+    assert "invalid choice: 'maybe'" in capsys.readouterr().err
