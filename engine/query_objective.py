@@ -8,6 +8,7 @@ classes, and fine labels where known): class names and clips live in one latent 
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import partial
 
 import numpy as np
@@ -89,6 +90,7 @@ def validate_query(model: QuerySeparator, source: StemSource, num_samples: int, 
     maker = query_batch_maker(model)
     emb = to_sphere(model.class_embedding, model.config.latent_dim ** 0.5)
     by_class, by_clip, absent_db = [], [], []
+    cfg = replace(cfg, timbre_aug=0.0)      # validation mixtures as they are: runs compare on the same data
     for i in range(cfg.valid_batches):
         batch = maker(source, num_samples, cfg.batch_size, batch_rng(cfg.seed, 10_000 + i, 0), cfg)
         mixture, target = batch["mixture"].to(device), batch["target"].to(device)

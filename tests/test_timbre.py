@@ -82,3 +82,22 @@ def test_a_fork_continues_the_parents_lineage_with_the_new_recipe(tmp_path, caps
         assert main(["train", "--out", str(child), "--steps", "20", *argv, *TINY]) == 2
         err = capsys.readouterr().err
         assert message in err and "Traceback" not in err
+
+
+def test_validation_scores_the_mixtures_as_they_are_whatever_the_augmentation():
+    import torch
+
+    from engine.config import ModelConfig
+    from engine.models import QuerySeparator
+    from engine.query_objective import validate_query
+
+    torch.manual_seed(0)
+    source = SyntheticStemSource(22050)
+    mc = ModelConfig(arch="tcn", hidden=16, query_hidden=16, latent_dim=8, segment_seconds=0.5,
+                     class_vocab=class_vocabulary(source.classes, source.fine_labels))
+    model = QuerySeparator(mc)
+    plain = validate_query(model, source, 11025, TrainConfig(recipe="classquery", valid_batches=2, batch_size=4),
+                           torch.device("cpu"))
+    augmented = validate_query(model, source, 11025, TrainConfig(recipe="classquery", valid_batches=2, batch_size=4,
+                                                                timbre_aug=1.0), torch.device("cpu"))
+    assert plain == augmented
