@@ -1,5 +1,6 @@
 """The target-activity model (engine.activity): a two-input detector (mixture, U-Net estimate)."""
 import csv
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -163,3 +164,44 @@ def test_shipped_model_hears_when_the_target_sounds():
         k = int(half / rate / frame_seconds)
         on, off = (p[:k].mean(), p[k:].mean()) if first else (p[k:].mean(), p[:k].mean())
         assert on > off + 0.05, (first, on, off)
+
+
+def test_absent_targets_leave_the_mixture_to_the_others_and_zero_labels(tiny_checkpoint):
+    from engine.checkpoint import load_latents, load_model
+    from engine.stems import SyntheticStemSource
+
+    unet, _ = load_model(tiny_checkpoint)
+    cfg = ActivityDataConfig(seconds=1.0, p_absent=0.5)
+    ex = make_examples(SyntheticStemSource(), unet.eval(), load_latents(tiny_checkpoint), ("noise", "tones", "x"),
+                       24, cfg, 16000, np.random.default_rng(1), batch=8)
+    present = ex.presence()
+    assert 4 <= (~present).sum() <= 20
+    assert not ex.labels[~present].any() and ex.labels[present].any(axis=1).all()
+    # something sounds in every mixture, the target or not
+    assert (np.abs(ex.inputs[:, 0].astype(np.float32)).max(axis=1) > 0).all()
+
+
+def test_a_refit_with_absent_targets_scores_presence_and_starts_from_a_model(tmp_path, tiny_checkpoint):
+    from engine.detection.checkpoint import load_detector, save_detector
+    from engine.stems import SyntheticStemSource
+
+    det_dir = tmp_path / "det"
+    save_detector(FrameDetector(tiny_detector_config(classes=("noise", "tones"))), det_dir)
+    src = {"train": SyntheticStemSource(), "valid": SyntheticStemSource()}
+    kw = dict(threads=1, detector_dir=det_dir, unet_dir=tiny_checkpoint, sources=src, progress=False)
+    data = ActivityDataConfig(seconds=1.0, p_absent=0.4)
+    first = ActivityTrainConfig(examples=48, valid_examples=32, shard=48, steps=10, batch_size=8, lr=3e-3,
+                                validate_every=10, checkpoint_every=10, data=data)
+    train(tmp_path / "a", first, **kw)
+    rows = list(csv.DictReader(open(tmp_path / "a" / "log.csv")))
+    assert 0.0 <= float(rows[-1]["valid_presence_auc"]) <= 1.0
+    _, meta = load_detector(tmp_path / "a" / "best")
+    assert meta["valid_presence_auc"] is not None
+    # a refit starts from that model (one step at a negligible rate leaves its weights where they were)
+    res = train(tmp_path / "b", replace(first, steps=1, validate_every=1, lr=1e-12, lr_final=1e-12),
+                init_dir=tmp_path / "a" / "best", **kw)
+    assert res["step"] == 1
+    start, _ = load_detector(tmp_path / "a" / "best")
+    after, _ = load_detector(tmp_path / "b" / "last")
+    a, b = dict(start.named_parameters()), dict(after.named_parameters())      # (batch-norm statistics move)
+    assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)

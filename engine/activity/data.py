@@ -7,7 +7,8 @@ other classes gated by Bernoulli(p_active), every stem scaled by U[gain_low, gai
 fades), so that the model sees targets that come and go inside dense mixes, which is what the temporal mask
 is for; its labels are cut the same way. The U-Net then separates the target from the mixture with the
 latent the text pipeline would use (the fine label's with probability ``p_fine``, else the coarse class's),
-and both signals go to the detector rate.
+and both signals go to the detector rate. With probability ``p_absent`` the queried class is not in the
+mixture at all (labels all 0): the model then learns WHETHER as well as WHEN (``engine.presence``).
 """
 from __future__ import annotations
 
@@ -32,16 +33,22 @@ class ActivityDataConfig:
     level_db: tuple[float, float] = (-24.0, 6.0)
     p_fine: float = 0.5
     fade_seconds: float = 0.02
+    p_absent: float = 0.0         # the queried class left out of the mixture (0: the first refit's data)
 
 
 @dataclass
 class ActivityExamples:
     """``inputs (count, 2, samples)`` float16 at the detector rate (mixture, estimate), ``labels (count,
-    frames)`` uint8, ``classes (count,)`` index into the model's class list."""
+    frames)`` uint8, ``classes (count,)`` index into the model's class list, ``present (count,)`` bool:
+    whether the queried class is in the mixture at all (None: in every one)."""
 
     inputs: np.ndarray
     labels: np.ndarray
     classes: np.ndarray
+    present: np.ndarray | None = None
+
+    def presence(self) -> np.ndarray:
+        return np.ones(len(self.labels), bool) if self.present is None else self.present.astype(bool)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -84,31 +91,37 @@ def frame_labels(activity: np.ndarray | None, gain: np.ndarray, frames: int, rat
 
 
 def make_mixture(source: StemSource, classes: tuple[str, ...], latents, cfg: ActivityDataConfig,
-                 rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, str, torch.Tensor]:
-    """``(mixture (n,), labels (frames,), target class, latent)`` at the source rate."""
+                 rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, str, torch.Tensor, bool]:
+    """``(mixture (n,), labels (frames,), target class, latent, present)`` at the source rate."""
     rate = source.sample_rate
     n = int(round(cfg.seconds * rate))
     frames = int(round(cfg.seconds / LABEL_FRAME_SECONDS))
     chosen = draw_classes(classes, cfg.max_classes, rng)
+    # no draw at p_absent 0: the examples stay the ones made before absent targets existed
+    absent = bool(cfg.p_absent) and bool(rng.random() < cfg.p_absent)
     mixture = np.zeros(n, np.float32)
     labels = np.zeros(frames, np.uint8)
     fine = ""
+    others = 0
     for k, coarse in enumerate(chosen):
-        if k > 0 and rng.random() >= cfg.p_active:
-            continue
+        if k > 0 and rng.random() >= cfg.p_active and not (absent and k == len(chosen) - 1 and not others):
+            continue                            # (where the target is missing, something always sounds)
+        others += k > 0
         stem = source.draw(coarse, n, rng)
         audio = float(rng.uniform(cfg.gain_low, cfg.gain_high)) * fit_length(stem.audio, n)
         if k == 0:
+            fine = stem.fine                    # the latent names the drawn program, heard or not
+            if absent:
+                continue
             gain = span_gate(n, rate, rng, cfg.fade_seconds) if rng.random() < cfg.p_gate else np.ones(n)
             audio = (audio * gain).astype(np.float32)
             labels = frame_labels(stem.activity, gain, frames, rate)
-            fine = stem.fine
         mixture += audio
     mixture *= float(10 ** (rng.uniform(*cfg.level_db) / 20))
     peak = float(np.abs(mixture).max())
     if peak > 0.99:
         mixture *= 0.99 / peak
-    return mixture, labels, chosen[0], condition_latent(latents, chosen[0], fine, cfg.p_fine, rng)
+    return mixture, labels, chosen[0], condition_latent(latents, chosen[0], fine, cfg.p_fine, rng), not absent
 
 
 @torch.no_grad()
@@ -124,16 +137,18 @@ def make_examples(source: StemSource, unet, latents, model_classes: tuple[str, .
     inputs = np.zeros((count, 2, n_out), np.float16)
     labels = np.zeros((count, frames), np.uint8)
     index = np.zeros(count, np.int16)
+    present = np.ones(count, bool)
     bar = tqdm(total=count, desc="examples", disable=not progress, leave=False)
     for start in range(0, count, batch):
         made = [make_mixture(source, classes, latents, cfg, rng) for _ in range(min(batch, count - start))]
         mix = torch.from_numpy(np.stack([m[0] for m in made]))
         est = unet.separate(mix, torch.stack([m[3] for m in made])).numpy()
-        for j, (m, lab, target, _) in enumerate(made):
+        for j, (m, lab, target, _, here) in enumerate(made):
             for c, signal in enumerate((m, est[j])):
                 inputs[start + j, c] = fit_length(soxr.resample(signal, source.sample_rate, rate), n_out)
             labels[start + j] = lab
             index[start + j] = model_classes.index(target)
+            present[start + j] = here
         bar.update(len(made))
     bar.close()
-    return ActivityExamples(inputs, labels, index)
+    return ActivityExamples(inputs, labels, index, present)

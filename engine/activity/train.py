@@ -32,7 +32,8 @@ from ..detection.model import FrameDetector
 from ..runlog import checkpoint_last, load_optimizer, trim_log, wait_while_quiet
 from .data import ActivityDataConfig, ActivityExamples, make_examples
 
-LOG_FIELDS = ["step", "wall_s", "cpu_s", "loss", "lr", "valid_auc", "valid_f1", "best_auc"]
+LOG_FIELDS = ["step", "wall_s", "cpu_s", "loss", "lr", "valid_auc", "valid_f1", "valid_presence_auc", "best_auc"]
+PRESENCE_PERCENTILE = 90        # a clip's presence score: this percentile of its curve (targets may come and go)
 
 
 @dataclass
@@ -98,7 +99,10 @@ def predict(model: FrameDetector, data: ActivityExamples, batch: int = 32) -> np
 
 
 def scores(probs: np.ndarray, data: ActivityExamples, class_names: tuple[str, ...]) -> dict:
-    """Mean per-example AUC (examples with both labels), frame F1 at 0.5, and per-class F1-best thresholds."""
+    """Mean per-example AUC (examples with both labels), frame F1 at 0.5, per-class F1-best thresholds and,
+    when the data has absent targets, the clip-level ``presence_auc`` (each example's 90th-percentile
+    probability against whether its target is in it). ``select``: what picks the best checkpoint, the frame
+    AUC, or its mean with the presence AUC."""
     aucs = [roc_auc(p, y) for p, y in zip(probs, data.labels)]
     labels = data.labels.astype(bool)
     tp = ((probs >= 0.5) & labels).sum()
@@ -109,7 +113,12 @@ def scores(probs: np.ndarray, data: ActivityExamples, class_names: tuple[str, ..
         p, y = probs[data.classes == k].ravel(), labels[data.classes == k].ravel()
         f1s = [f1_from_counts(((p >= t) & y).sum(), ((p >= t) & ~y).sum(), ((p < t) & y).sum()) for t in GRID]
         thresholds[class_names[k]] = float(GRID[int(np.nanargmax(f1s))]) if y.any() else 0.5
-    return {"auc": float(np.nanmean(aucs)), "f1": f1_from_counts(tp, fp, fn), "thresholds": thresholds}
+    out = {"auc": float(np.nanmean(aucs)), "f1": f1_from_counts(tp, fp, fn), "thresholds": thresholds}
+    present = data.presence()
+    if present.any() and not present.all():
+        out["presence_auc"] = roc_auc(np.percentile(probs, PRESENCE_PERCENTILE, axis=1), present)
+    out["select"] = (out["auc"] + out["presence_auc"]) / 2 if "presence_auc" in out else out["auc"]
+    return out
 
 
 def load_examples(folder: Path, name: str, count: int, shard: int, build, progress: bool = True) -> ActivityExamples:
@@ -121,13 +130,15 @@ def load_examples(folder: Path, name: str, count: int, shard: int, build, progre
         if not path.exists():
             ex = build(k, min(shard, count - start))
             tmp = path.with_suffix(".tmp.npz")
-            np.savez(tmp, inputs=ex.inputs, labels=ex.labels, classes=ex.classes)
+            np.savez(tmp, inputs=ex.inputs, labels=ex.labels, classes=ex.classes, present=ex.presence())
             tmp.replace(path)
         with np.load(path) as z:
-            parts.append(ActivityExamples(z["inputs"], z["labels"], z["classes"]))
+            present = z["present"] if "present" in z else np.ones(len(z["labels"]), bool)
+            parts.append(ActivityExamples(z["inputs"], z["labels"], z["classes"], present))
         if progress:
             print(f"{name}: {sum(len(p) for p in parts)}/{count} examples", flush=True)
-    return ActivityExamples(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("inputs", "labels", "classes")))
+    return ActivityExamples(*(np.concatenate([getattr(p, f) for p in parts])
+                              for f in ("inputs", "labels", "classes", "present")))
 
 
 def build_data(out: Path, cfg: ActivityTrainConfig, classes: tuple[str, ...], rate: int, unet_dir=None,
@@ -159,9 +170,11 @@ def build_data(out: Path, cfg: ActivityTrainConfig, classes: tuple[str, ...], ra
 
 
 def train(out: str | Path, cfg: ActivityTrainConfig, threads: int = 2, control_dir: Path | None = None,
-          detector_dir=None, unet_dir=None, sources: dict | None = None, progress: bool = True) -> dict:
+          detector_dir=None, unet_dir=None, sources: dict | None = None, progress: bool = True,
+          init_dir=None) -> dict:
     """Run (or resume) a training run in ``out``; the defaults are the shipped detector and U-Net and the
-    corpus. Returns ``{"step", "best_auc"}``."""
+    corpus. ``init_dir``: start from this target-activity model (a refit) instead of the detector.
+    Returns ``{"step", "best_auc"}`` (best: the checkpoint-picking score, see :func:`scores`)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(threads)
@@ -170,7 +183,14 @@ def train(out: str | Path, cfg: ActivityTrainConfig, threads: int = 2, control_d
     classes = detector.classes
     train_set, valid = build_data(out, cfg, classes, detector.config.front.sample_rate, unet_dir, sources,
                                   progress)
-    model = from_detector(detector)
+    if init_dir is not None:
+        from .infer import load_activity
+
+        model, _ = load_activity(init_dir)
+        if tuple(model.classes) != tuple(classes):
+            raise ValueError(f"{init_dir}: its classes differ from the detector's")
+    else:
+        model = from_detector(detector)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     last = out / "last"
     step, best, cpu_used = 0, -math.inf, 0.0
@@ -182,7 +202,9 @@ def train(out: str | Path, cfg: ActivityTrainConfig, threads: int = 2, control_d
         print(f"resuming {out} at step {step} (best valid AUC {best:.3f})", flush=True)
     elif progress:
         s = scores(predict(model, valid), valid, classes)
-        print(f"step 0 (the detector on the estimate): valid AUC {s['auc']:.3f}, F1 {s['f1']:.3f}", flush=True)
+        start = "the detector on the estimate" if init_dir is None else f"{init_dir}"
+        print(f"step 0 ({start}): valid AUC {s['auc']:.3f}, F1 {s['f1']:.3f}"
+              + (f", presence AUC {s['presence_auc']:.3f}" if "presence_auc" in s else ""), flush=True)
     (out / "train_config.json").write_text(json.dumps(asdict(cfg), indent=1))
     log_path = out / "log.csv"
     trim_log(log_path, step, LOG_FIELDS)
@@ -210,16 +232,19 @@ def train(out: str | Path, cfg: ActivityTrainConfig, threads: int = 2, control_d
                "loss": round(loss.item(), 5), "lr": f"{lr:.3g}"}
         if step % cfg.validate_every == 0 or step == cfg.steps:
             s = scores(predict(model, valid), valid, classes)
-            row.update(valid_auc=round(s["auc"], 4), valid_f1=round(s["f1"], 4))
-            if s["auc"] > best:
-                best = s["auc"]
+            row.update(valid_auc=round(s["auc"], 4), valid_f1=round(s["f1"], 4),
+                       valid_presence_auc=round(s.get("presence_auc", math.nan), 4))
+            if s["select"] > best:
+                best = s["select"]
                 save_detector(model, out / "best", {"step": step, "valid_auc": s["auc"], "valid_f1": s["f1"],
+                                                    "valid_presence_auc": s.get("presence_auc"),
                                                     "thresholds": s["thresholds"], "cpu_s": cpu,
                                                     "kind": "target-activity"})
             row["best_auc"] = round(best, 4)
             if progress:
                 print(f"step {step}: loss {loss.item():.4f} valid AUC {s['auc']:.3f} F1 {s['f1']:.3f} "
-                      f"(best AUC {best:.3f})", flush=True)
+                      + (f"presence AUC {s['presence_auc']:.3f} " if "presence_auc" in s else "")
+                      + f"(best {best:.3f})", flush=True)
         writer.writerow(row)
         log.flush()
         if step % cfg.checkpoint_every == 0 or step == cfg.steps:
@@ -242,9 +267,15 @@ def main(argv: list[str] | None = None) -> int:
     for name in options:
         p.add_argument(f"--{name.replace('_', '-')}", type=type(getattr(defaults, name)),
                        default=getattr(defaults, name))
+    p.add_argument("--p-absent", type=float, default=defaults.data.p_absent,
+                   help="share of examples whose queried class is not in the mixture (default 0)")
+    p.add_argument("--init", default=None, help="start from this target-activity model (a refit)")
+    p.add_argument("--unet", default=None, help="separator checkpoint whose estimates the model sees "
+                                               "(default: the shipped one)")
     a = p.parse_args(argv)
-    cfg = ActivityTrainConfig(**{k: getattr(a, k) for k in options})
-    result = train(a.out, cfg, a.threads)
+    cfg = ActivityTrainConfig(**{k: getattr(a, k) for k in options},
+                              data=replace(defaults.data, p_absent=a.p_absent))
+    result = train(a.out, cfg, a.threads, init_dir=a.init, unet_dir=a.unet)
     print(json.dumps(result))
     return 0
 
