@@ -29,10 +29,10 @@ from .audio import resample
 from .ensemble import ENSEMBLES, EnsembleConfig, combine
 from .errors import EventSepError
 from .separate import overlap_add, separate_array
+from .text_options import DEFAULT_PRESENCE, DEFAULT_STEPS, MASKS, PRESENCE, WHENS
 
 if TYPE_CHECKING:
     from .presence import Presence, PresenceCalibration
-from .text_options import DEFAULT_PRESENCE, DEFAULT_STEPS, MASKS, PRESENCE, WHENS
 
 FLOW_SEGMENT_SECONDS = 10.0
 RELATIVE_PERCENTILE = 95.0
@@ -170,19 +170,27 @@ class EventSep:
         fitted = self.presence_calibration.separator.get("weights_sha256")
         return fitted is not None and fitted != separator_identity(self.model_dir)["weights_sha256"]
 
-    def presence_of(self, audio: np.ndarray, sample_rate: int, estimate: np.ndarray, coarse: str
-                    ) -> "Presence | None":
-        """Is ``coarse`` in ``audio`` at all? From the separator's ``estimate`` of it (like ``audio``) and the
-        detector's evidence (:mod:`engine.presence`); None when the detector has no output for the class."""
+    def presence_evidence(self, audio: np.ndarray, sample_rate: int, estimate: np.ndarray, coarse: str
+                          ) -> np.ndarray | None:
+        """The WHETHER features (:func:`engine.presence.presence_features`) of ``coarse`` in ``audio``, from
+        the separator's ``estimate`` of it (like ``audio``) and the detector; None when the detector has no
+        output for the class. What the calibration is fitted on (``engine.presence_fit``) and judges."""
         from .detection.infer import detect
-        from .presence import judge, level_db, presence_features
+        from .presence import level_db, presence_features
 
         on_mix = detect(self.detector, audio, sample_rate)
         if coarse not in on_mix.classes:
             return None
         on_est = detect(self.detector, estimate, sample_rate)
-        features = presence_features(level_db(audio, estimate), on_mix.curve(coarse), on_est.curve(coarse))
-        return judge(self.presence_calibration, features)
+        return presence_features(level_db(audio, estimate), on_mix.curve(coarse), on_est.curve(coarse))
+
+    def presence_of(self, audio: np.ndarray, sample_rate: int, estimate: np.ndarray, coarse: str
+                    ) -> "Presence | None":
+        """Is ``coarse`` in ``audio`` at all? The calibration's decision on :meth:`presence_evidence`."""
+        from .presence import judge
+
+        features = self.presence_evidence(audio, sample_rate, estimate, coarse)
+        return None if features is None else judge(self.presence_calibration, features)
 
     # -- WHAT ----------------------------------------------------------------------------------------
     def resolve(self, prompt: str | None = None, class_name: str | None = None) -> Target:

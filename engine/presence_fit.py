@@ -19,20 +19,18 @@ from pathlib import Path
 
 import numpy as np
 
-from .presence import (FEATURES, SHIPPED, PresenceCalibration, balanced_threshold, fit_logistic, level_db,
-                       presence_features, separator_identity)
+from .presence import FEATURES, SHIPPED, PresenceCalibration, balanced_threshold, fit_logistic, separator_identity
 
 
-def item_features(es, items, progress: bool = True) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """``(2 n, 3)`` features, ``(2 n,)`` present flags and the classes, for every item as is and without
-    its target."""
+def item_features(es, items, progress: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """``(2 n, 3)`` features and ``(2 n,)`` present flags, for every item as is and without its target,
+    computed as the pipeline computes them (:meth:`EventSep.presence_evidence`)."""
     from tqdm import tqdm
 
-    from .detection.infer import detect
     from .separate import separate_array
     from .textquery.prompts import prompt_for
 
-    rows, present, classes = [], [], []
+    rows, present = [], []
     for j, item in enumerate(tqdm(items, desc="presence features", unit="item", disable=not progress,
                                   file=sys.stderr)):
         target = es.resolve(prompt_for(j, item.target_class, item.meta["target_fine"]))
@@ -40,12 +38,13 @@ def item_features(es, items, progress: bool = True) -> tuple[np.ndarray, np.ndar
         for mixture, here in ((item.mixture, True), (item.rest, False)):
             audio = np.asarray(mixture, np.float32)[None]
             estimate = separate_array(es.unet, audio, item.sample_rate, z).estimate
-            on_mix = detect(es.detector, audio, item.sample_rate).curve(target.coarse)
-            on_est = detect(es.detector, estimate, item.sample_rate).curve(target.coarse)
-            rows.append(presence_features(level_db(audio, estimate), on_mix, on_est))
+            rows.append(es.presence_evidence(audio, item.sample_rate, estimate, target.coarse))
             present.append(here)
-            classes.append(item.target_class)
-    return np.array(rows), np.array(present), classes
+    return np.array(rows), np.array(present)
+
+
+def _probabilities(features: np.ndarray, weights: np.ndarray, bias: float) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-(features @ weights + bias)))
 
 
 def cross_validated(features: np.ndarray, present: np.ndarray, folds: int = 2) -> tuple[float, float]:
@@ -56,8 +55,7 @@ def cross_validated(features: np.ndarray, present: np.ndarray, folds: int = 2) -
     right_p, right_a = [], []
     for k in range(folds):
         train, test = fold_of != k, fold_of == k
-        w, b = fit_logistic(features[train], present[train])
-        scores = 1 / (1 + np.exp(-(features @ w + b)))
+        scores = _probabilities(features, *fit_logistic(features[train], present[train]))
         t, _, _ = balanced_threshold(scores[train], present[train])
         right_p += list(scores[test & present] >= t)
         right_a += list(scores[test & ~present] < t)
@@ -86,9 +84,9 @@ def main(argv=None) -> int:
     es = EventSep(a.model)
     ds = load_evalset(root)
     items = [ds[i] for i in range(len(ds))][:a.limit or None]
-    features, present, classes = item_features(es, items)
+    features, present = item_features(es, items)
     w, b = fit_logistic(features, present)
-    scores = 1 / (1 + np.exp(-(features @ w + b)))
+    scores = _probabilities(features, w, b)
     threshold, acc_p, acc_a = balanced_threshold(scores, present)
     cv_p, cv_a = cross_validated(features, present)
     valid = {"items": len(items), "present_accuracy_in_sample": acc_p, "absent_accuracy_in_sample": acc_a,

@@ -164,7 +164,7 @@ def train(run_dir: str | Path, source: StemSource, valid_source: StemSource | No
     resumed run continues the same recipe. Returns the run folder and the trained model.
 
     ``max_cpu_seconds``: stop at the first checkpoint after this much logged CPU time of the process (the
-    clock continues across resumes): designs compared at equal CPU time, even when runs share cores. A
+    clock continues across resumes): designs compared at equal CPU time, even when runs share cores.
     ``recipe_changes``: training-config fields that a resumed run (or a fork, see :func:`fork_run`) changes
     from the saved recipe, e.g. ``{"timbre_aug": 0.5}``; saved with the next checkpoint. A
     ``QUIET`` file in the cooperation folder (``runlog.control_directory``) pauses the run (a timing benchmark is on); ``STOP_TRAINING`` stops it at its next checkpoint.
