@@ -28,8 +28,19 @@ class SampleFifo:
         self._write += n
 
     def pop(self, n: int) -> np.ndarray:
+        return self.pop_view(n).copy()
+
+    def pop_view(self, n: int) -> np.ndarray:
+        """The oldest ``n`` samples as a view of the buffer: valid (and safe to modify) until the next
+        :meth:`push`; what the audio thread uses when it copies the samples anyway."""
         if n > len(self):
             raise RuntimeError(f"FIFO underrun: {n} samples wanted, {len(self)} held")
-        out = self._buf[:, self._read:self._read + n].copy()
+        out = self._buf[:, self._read:self._read + n]
         self._read += n
         return out
+
+    def skip(self, n: int) -> None:
+        """Drop the oldest ``n`` samples."""
+        if n > len(self):
+            raise RuntimeError(f"FIFO underrun: {n} samples wanted, {len(self)} held")
+        self._read += n

@@ -210,14 +210,14 @@ class StreamingSeparator:
             self._reset_state()
         if n == 0:
             return block.copy()
-        x = x.astype(np.float64)
         if not (x.min() >= -INPUT_LIMIT and x.max() <= INPUT_LIMIT):   # NaN fails the comparisons too
-            x = np.clip(np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0), -INPUT_LIMIT, INPUT_LIMIT)
+            x = np.clip(np.nan_to_num(x.astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0),
+                        -INPUT_LIMIT, INPUT_LIMIT)
         controls = self._controls                     # one atomic read per block
         if self._fresh:
             self._start_controls(controls)
             self._fresh = False
-        self._in.push(x)
+        self._in.push(x)                              # (float32 samples become float64 in the FIFOs)
         self._dry.push(x)
         hop = self.grid.hop
         while len(self._in) >= hop:
@@ -225,27 +225,28 @@ class StreamingSeparator:
         open_gate = self._popped >= self._gate_open_from
         before_start = max(0, min(n, self.latency_samples - self._popped))   # samples from before the stream
         self._popped += n
-        wet = self._out.pop(n)
-        dry = self._dry.pop(n)
-        gate, target = wet[-1], wet[:-1]
         residual = self._residual.render(controls.residual, n)
         mix = self._mix.render(controls.mix, n)
         # (1 - r) * target + r * (dry - target), then the gated wet/dry blend; the common settings (no
-        # residual, fully wet, the gate open) skip their no-op arithmetic
+        # residual, fully wet, the gate open) skip their no-op arithmetic and never read the dry signal
         no_residual = isinstance(residual, float) and residual == 0.0
-        chosen = target if no_residual else target + residual * (dry - 2.0 * target)
-        if open_gate and isinstance(mix, float) and mix == 1.0:
-            out = chosen
+        only_wet = open_gate and isinstance(mix, float) and mix == 1.0
+        wet = self._out.pop_view(n)                   # a view: every path below makes a new array
+        gate, target = wet[-1], wet[:-1]
+        if no_residual and only_wet:
+            self._dry.skip(n)
+            out = target.astype(block.dtype)
         else:
-            out = dry + (gate * mix) * (chosen - dry)
+            dry = self._dry.pop_view(n)
+            chosen = target if no_residual else target + residual * (dry - 2.0 * target)
+            out = (chosen if only_wet else dry + (gate * mix) * (chosen - dry)).astype(block.dtype)
         if not math.isfinite(out.sum()):                   # belt and braces: nothing non-finite leaves
             out = np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0)
         if before_start:
             # the first latency_samples of a stream belong to the time before its first input sample: the
             # masks of the frames that overlap the start leak a little sound there, which an effect after
             # this one (a reverb) would keep; the stream is silent there, as the offline result has nothing
-            out[:, :before_start] = 0.0          # (out is ours: at most a view of the popped wet rows)
-        out = out.astype(block.dtype)
+            out[:, :before_start] = 0.0
         return out[0] if block.ndim == 1 else out
 
     def _advance(self, hop_samples: np.ndarray, controls: Controls) -> None:
