@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from engine.corpus.evalset import load_evalset  # noqa: E402
-from engine.activity.data import span_gate  # noqa: E402
+from engine.activity.data import intermittent  # noqa: E402
 from engine.activity.train import roc_auc  # noqa: E402
 from engine.detection.infer import to_mono_rate  # noqa: E402
 from engine.metrics import sdr_bsseval, si_sdr  # noqa: E402
@@ -53,14 +53,6 @@ from engine.textquery.prompts import prompt_for  # noqa: E402
 ENSEMBLE_MODES = ("unet", "rate", "band", "progressive")
 MASKS = ("none", "soft", "hard")
 THRESHOLDS = (0.3, 0.4, 0.5, 0.55, 0.6, 0.7, 0.8)
-FADE_S = 0.02
-
-
-def gate(target: np.ndarray, rate: int, rng: np.random.Generator) -> tuple[np.ndarray, float]:
-    """The target kept in one or two spans covering U[0.3, 0.7] of its length, with raised-cosine fades
-    (the activity model's training gate, narrower); returns it and the fraction kept."""
-    gain = span_gate(len(target), rate, rng, FADE_S, 0.3, 0.7)
-    return (target * gain).astype(np.float32), float(np.mean(gain >= 0.5))
 
 
 def stoi_pair(reference: np.ndarray, estimate: np.ndarray, rate: int) -> tuple[float, float]:
@@ -255,7 +247,7 @@ def build_items(root: Path, limit_per_class: int | None, seed: int):
         item = ds[i]
         prompt = prompt_for(j, item.target_class, item.meta["target_fine"])
         items.append((item, "whole", prompt, item.mixture, item.target, float(np.mean(item.target_activity >= 0.5))))
-        gated, frac = gate(item.target, item.sample_rate, np.random.default_rng([seed, i]))
+        gated, frac = intermittent(item.target, item.sample_rate, np.random.default_rng([seed, i]))
         items.append((item, "intermittent", prompt, (gated + item.rest).astype(np.float32), gated, frac))
         items.append((item, "absent", prompt, item.rest.astype(np.float32), np.zeros_like(item.target), 0.0))
     return items

@@ -4,11 +4,14 @@
 
 Items: the valid look-alike of the evaluation set (``eventsep corpus eval-set --split valid``: mixtures of
 validation pieces, never an evaluation item). Each item is asked for its target through the text mapping
-(the evaluation's prompt templates) twice: as it is (*present*) and with the target removed, the rest alone
-(*absent*). The separator (the shipped one unless ``--model``) and the detector give the three features of
-each; a logistic regression is fitted on all of them and the decision threshold picked where the worse of
-the two accuracies is highest. Two-fold cross-validation over items (fit on one half, judge the other) gives
-the accuracies the calibration file reports, so the number is not the fit's own.
+(the evaluation's prompt templates) three times, as the pipeline's evaluation asks: as it is (*whole*), with
+the target kept in one or two spans (*intermittent*, :func:`engine.activity.data.intermittent`, seeded apart
+from the evaluation's) and with the target removed, the rest alone (*absent*). The separator (the shipped
+one unless ``--model``) and the detector give the three features of each; a logistic regression is fitted
+on all of them (present = whole and intermittent) and the decision threshold picked where the worse of the
+two accuracies, present and absent, is highest. Two-fold cross-validation over items (fit on one half,
+judge the other) gives the accuracies the calibration file reports, per kind, so the numbers are not the
+fit's own.
 """
 from __future__ import annotations
 
@@ -22,44 +25,52 @@ import numpy as np
 from .presence import FEATURES, SHIPPED, PresenceCalibration, balanced_threshold, fit_logistic, separator_identity
 
 
+KINDS = ("whole", "intermittent", "absent")
+SEED = 7001          # the intermittent spans; the evaluation (benchmarks/eventsep_eval.py) seeds its own
+
+
 def item_features(es, items, progress: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """``(2 n, 3)`` features and ``(2 n,)`` present flags, for every item as is and without its target,
-    computed as the pipeline computes them (:meth:`EventSep.presence_evidence`)."""
+    """``(3 n, 3)`` features and ``(3 n,)`` kinds (indices into :data:`KINDS`), for every item whole,
+    intermittent and without its target, computed as the pipeline computes them
+    (:meth:`EventSep.presence_evidence`); an item's rows are consecutive."""
     from tqdm import tqdm
 
+    from .activity.data import intermittent
     from .separate import separate_array
     from .textquery.prompts import prompt_for
 
-    rows, present = [], []
+    rows, kinds = [], []
     for j, item in enumerate(tqdm(items, desc="presence features", unit="item", disable=not progress,
                                   file=sys.stderr)):
         target = es.resolve(prompt_for(j, item.target_class, item.meta["target_fine"]))
         z = es.latent(target)
-        for mixture, here in ((item.mixture, True), (item.rest, False)):
+        gated, _ = intermittent(item.target, item.sample_rate, np.random.default_rng([SEED, j]))
+        for kind, mixture in enumerate((item.mixture, gated + item.rest, item.rest)):
             audio = np.asarray(mixture, np.float32)[None]
             estimate = separate_array(es.unet, audio, item.sample_rate, z).estimate
             rows.append(es.presence_evidence(audio, item.sample_rate, estimate, target.coarse))
-            present.append(here)
-    return np.array(rows), np.array(present)
+            kinds.append(kind)
+    return np.array(rows), np.array(kinds)
 
 
 def _probabilities(features: np.ndarray, weights: np.ndarray, bias: float) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-(features @ weights + bias)))
 
 
-def cross_validated(features: np.ndarray, present: np.ndarray, folds: int = 2) -> tuple[float, float]:
-    """Accuracies (present, absent) of fit-and-threshold on ``folds - 1`` folds, judged on the held-out one;
-    the two rows of an item stay in the same fold."""
-    items = len(present) // 2
-    fold_of = np.repeat(np.arange(items) % folds, 2)
-    right_p, right_a = [], []
+def cross_validated(features: np.ndarray, kinds: np.ndarray, folds: int = 2) -> dict[str, float]:
+    """Accuracy per kind of fit-and-threshold on ``folds - 1`` folds, judged on the held-out one; the rows
+    of an item stay in the same fold."""
+    per_item = len(KINDS)
+    fold_of = np.repeat(np.arange(len(kinds) // per_item) % folds, per_item)
+    present = kinds != KINDS.index("absent")
+    right = {kind: [] for kind in KINDS}
     for k in range(folds):
         train, test = fold_of != k, fold_of == k
         scores = _probabilities(features, *fit_logistic(features[train], present[train]))
         t, _, _ = balanced_threshold(scores[train], present[train])
-        right_p += list(scores[test & present] >= t)
-        right_a += list(scores[test & ~present] < t)
-    return float(np.mean(right_p)), float(np.mean(right_a))
+        for i, kind in enumerate(KINDS):
+            right[kind] += list((scores[test & (kinds == i)] >= t) == (kind != "absent"))
+    return {kind: float(np.mean(v)) for kind, v in right.items()}
 
 
 def main(argv=None) -> int:
@@ -84,18 +95,21 @@ def main(argv=None) -> int:
     es = EventSep(a.model)
     ds = load_evalset(root)
     items = [ds[i] for i in range(len(ds))][:a.limit or None]
-    features, present = item_features(es, items)
+    features, kinds = item_features(es, items)
+    present = kinds != KINDS.index("absent")
     w, b = fit_logistic(features, present)
     scores = _probabilities(features, w, b)
     threshold, acc_p, acc_a = balanced_threshold(scores, present)
-    cv_p, cv_a = cross_validated(features, present)
+    cv = cross_validated(features, kinds)
     valid = {"items": len(items), "present_accuracy_in_sample": acc_p, "absent_accuracy_in_sample": acc_a,
-             "present_accuracy_2fold": cv_p, "absent_accuracy_2fold": cv_a}
+             **{f"{kind}_accuracy_2fold": v for kind, v in cv.items()}}
     cal = PresenceCalibration([float(v) for v in w], b, threshold, separator_identity(es.model_dir),
-                              f"{a.set}: {len(items)} items, present and without their target", valid)
+                              f"{a.set}: {len(items)} items, whole, intermittent and without their target",
+                              valid)
     cal.save(a.out)
     print(f"weights {dict(zip(FEATURES, np.round(w, 3)))}, bias {b:.3f}, threshold {threshold:.3f}")
-    print(f"in sample: present {acc_p:.3f}, absent {acc_a:.3f}; 2-fold: present {cv_p:.3f}, absent {cv_a:.3f}")
+    print(f"in sample: present {acc_p:.3f}, absent {acc_a:.3f}; 2-fold: "
+          + ", ".join(f"{kind} {v:.3f}" for kind, v in cv.items()))
     print(f"wrote {a.out} in {time.time() - t0:.0f} s")
     return 0
 

@@ -104,3 +104,21 @@ def test_the_cli_says_it_and_the_report_keeps_it(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["text", str(EXAMPLE), "piano", "-o", str(out), "--presence", "maybe"])
     assert "invalid choice: 'maybe'" in capsys.readouterr().err
+
+
+def test_cross_validation_reports_each_kind_on_held_out_items():
+    from engine.presence_fit import KINDS, cross_validated
+
+    rng = np.random.default_rng(0)
+    items = 40
+    kinds = np.tile(np.arange(len(KINDS)), items)
+    absent = kinds == KINDS.index("absent")
+    # one informative feature (present items high, absent low) and one of noise
+    features = np.stack([np.where(absent, -2.0, 2.0) + 0.3 * rng.standard_normal(len(kinds)),
+                         rng.standard_normal(len(kinds))], 1)
+    acc = cross_validated(features, kinds)
+    assert set(acc) == set(KINDS) and all(v == 1.0 for v in acc.values())
+    # intermittent items that look absent are wrong on held-out folds, and only they are counted as such
+    features[kinds == KINDS.index("intermittent"), 0] = -2.0
+    acc = cross_validated(features, kinds)
+    assert acc["intermittent"] < 0.6 and acc["absent"] > 0.4

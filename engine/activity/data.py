@@ -77,6 +77,14 @@ def span_gate(num_samples: int, rate: int, rng: np.random.Generator, fade_second
     return np.convolve(np.pad(keep, fade, mode="edge"), kernel, mode="valid")[:num_samples]
 
 
+def intermittent(target: np.ndarray, rate: int, rng: np.random.Generator) -> tuple[np.ndarray, float]:
+    """An *intermittent* version of a target stem, as the pipeline's evaluation builds them: kept in one or
+    two spans covering U[0.3, 0.7] of its length with 20 ms raised-cosine fades (the training gate,
+    narrower); returns it and the fraction kept."""
+    gain = span_gate(len(target), rate, rng, 0.02, 0.3, 0.7)
+    return (target * gain).astype(np.float32), float(np.mean(gain >= 0.5))
+
+
 def frame_labels(activity: np.ndarray | None, gain: np.ndarray, frames: int, rate: int) -> np.ndarray:
     """0/1 per 10 ms frame: the stem's note activity (>= 0.5; a stem without labels counts as sounding
     throughout) where the span gain is at least 0.5."""
