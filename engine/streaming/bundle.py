@@ -200,10 +200,11 @@ class OnnxModels:
             raise EventSepError(f"{directory}: not an EventSep ONNX bundle "
                                 f"(needs {QUERY_FILE} and {SEPARATOR_FILE}; write one with 'eventsep export')")
         self.directory = directory
-        so = _session_options(threads)
-        self._separator = _open(directory / SEPARATOR_FILE, so)
+        so = self._options = _session_options(threads)
         self._query = _open(directory / QUERY_FILE, so)
-        sep_meta = _metadata(self._separator, directory / SEPARATOR_FILE)
+        # the whole-window graph only runs in the windowed mode: read its metadata now, open it when used
+        self._separator = None
+        sep_meta = read_metadata(directory / SEPARATOR_FILE)
         query_meta = _metadata(self._query, directory / QUERY_FILE)
         if sep_meta.get("source", {}).get("sha256") != query_meta.get("source", {}).get("sha256"):
             raise EventSepError(f"{directory}: {QUERY_FILE} and {SEPARATOR_FILE} come from different checkpoints")
@@ -222,6 +223,8 @@ class OnnxModels:
             self._step_outputs = ["mask"] + [f"{n}_out" for n in self._state_names]
 
     def separate(self, magnitude: np.ndarray, z: np.ndarray) -> np.ndarray:
+        if self._separator is None:        # first use (the windowed runtime's warm-up, not its audio thread)
+            self._separator = _open(self.directory / SEPARATOR_FILE, self._options)
         return self._separator.run(["mask"], {"magnitude": np.ascontiguousarray(magnitude, np.float32),
                                               "z": np.ascontiguousarray(z, np.float32)})[0]
 
