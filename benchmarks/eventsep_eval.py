@@ -130,6 +130,7 @@ def systems() -> list[tuple[str, dict, bool]]:
 
 
 def evaluate(es: EventSep, items, cfg: PipelineConfig, progress: bool = True) -> list[dict]:
+    from engine.detection.infer import detect
     from engine.detection.mask import temporal_mask
 
     records = []
@@ -138,11 +139,12 @@ def evaluate(es: EventSep, items, cfg: PipelineConfig, progress: bool = True) ->
         rate = item.sample_rate
         tgt = es.resolve(prompt)
         unet, flow, _ = es.separators(mixture[None], rate, es.latent(tgt), cfg)
-        presence = es.presence_of(mixture[None], rate, unet, tgt.coarse)
+        on_mixture = detect(es.detector, mixture[None], rate)          # one detector pass over the mixture
+        presence = es.presence_of(mixture[None], rate, unet, tgt.coarse, on_mixture)
         probs = {}
         for when in WHENS:      # one pass of each model; the relative curve is derived from the absolute one
             absolute, fs = es.probability(mixture[None], rate, tgt.coarse, cfg.calibrate, relative=False,
-                                          estimate=unet if when == "activity" else None)
+                                          estimate=unet if when == "activity" else None, on_mixture=on_mixture)
             probs[(when, False)], probs[(when, True)] = absolute, relative_curve(absolute)
         prob = probs[(cfg.when, cfg.relative)]
         mix_si_sdr = si_sdr(target, mixture) if subset != "absent" else math.nan

@@ -32,6 +32,7 @@ from .separate import overlap_add, separate_array
 from .text_options import DEFAULT_PRESENCE, DEFAULT_STEPS, MASKS, PRESENCE, WHENS
 
 if TYPE_CHECKING:
+    from .detection.infer import Detection
     from .presence import Presence, PresenceCalibration
 
 FLOW_SEGMENT_SECONDS = 10.0
@@ -170,26 +171,27 @@ class EventSep:
         fitted = self.presence_calibration.separator.get("weights_sha256")
         return fitted is not None and fitted != separator_identity(self.model_dir)["weights_sha256"]
 
-    def presence_evidence(self, audio: np.ndarray, sample_rate: int, estimate: np.ndarray, coarse: str
-                          ) -> np.ndarray | None:
+    def presence_evidence(self, audio: np.ndarray, sample_rate: int, estimate: np.ndarray, coarse: str,
+                          on_mixture: "Detection | None" = None) -> np.ndarray | None:
         """The WHETHER features (:func:`engine.presence.presence_features`) of ``coarse`` in ``audio``, from
         the separator's ``estimate`` of it (like ``audio``) and the detector; None when the detector has no
-        output for the class. What the calibration is fitted on (``engine.presence_fit``) and judges."""
+        output for the class. What the calibration is fitted on (``engine.presence_fit``) and judges.
+        ``on_mixture``: the detector's output on ``audio`` when the caller has it already."""
         from .detection.infer import detect
         from .presence import level_db, presence_features
 
-        on_mix = detect(self.detector, audio, sample_rate)
+        on_mix = on_mixture or detect(self.detector, audio, sample_rate)
         if coarse not in on_mix.classes:
             return None
         on_est = detect(self.detector, estimate, sample_rate)
         return presence_features(level_db(audio, estimate), on_mix.curve(coarse), on_est.curve(coarse))
 
-    def presence_of(self, audio: np.ndarray, sample_rate: int, estimate: np.ndarray, coarse: str
-                    ) -> "Presence | None":
+    def presence_of(self, audio: np.ndarray, sample_rate: int, estimate: np.ndarray, coarse: str,
+                    on_mixture: "Detection | None" = None) -> "Presence | None":
         """Is ``coarse`` in ``audio`` at all? The calibration's decision on :meth:`presence_evidence`."""
         from .presence import judge
 
-        features = self.presence_evidence(audio, sample_rate, estimate, coarse)
+        features = self.presence_evidence(audio, sample_rate, estimate, coarse, on_mixture)
         return None if features is None else judge(self.presence_calibration, features)
 
     # -- WHAT ----------------------------------------------------------------------------------------
@@ -250,7 +252,8 @@ class EventSep:
         return est_u, est_f, seconds
 
     def probability(self, audio: np.ndarray, sample_rate: int, coarse: str, calibrate: bool = True,
-                    relative: bool = True, estimate: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+                    relative: bool = True, estimate: np.ndarray | None = None,
+                    on_mixture: "Detection | None" = None) -> tuple[np.ndarray, float]:
         """The probability curve ``(frames,)`` that ``coarse`` sounds, and its frame length: from the
         target-activity model when ``estimate`` (a separated estimate of the class, like ``audio``) is
         given, else from the detector on ``audio`` alone.
@@ -261,6 +264,7 @@ class EventSep:
         mix than on its valid split, so its curve often stays low where the class sounds yet is lower
         still where it does not; scaled, the mask follows that contrast. The floor keeps a class the
         detector does not hear at all from being scaled up. Measured in docs/eventsep.md.
+        ``on_mixture``: the detector's output on ``audio`` when the caller has it already.
         """
         from .detection.infer import detect
 
@@ -273,7 +277,7 @@ class EventSep:
                 return self.probability(audio, sample_rate, coarse, calibrate, relative)
             prob, frame_seconds = target_activity(model, audio, estimate, sample_rate, coarse)
         else:
-            det = detect(self.detector, audio, sample_rate)
+            det = on_mixture or detect(self.detector, audio, sample_rate)
             if coarse not in det.classes:   # the detector has no output for it: no evidence to gate by
                 return np.ones(len(det.probs), np.float32), det.frame_seconds
             prob, frame_seconds, thresholds = det.curve(coarse), det.frame_seconds, self.thresholds
@@ -323,14 +327,17 @@ class EventSep:
                                                   unet=mode != "flow" or activity or judged, flow=mode != "unet",
                                                   progress=progress)
         seconds.update(sep_seconds)
-        presence = None
+        presence = on_mixture = None
         if judged:
+            from .detection.infer import detect
+
             t = time.perf_counter()
-            presence = self.presence_of(audio, sample_rate, unet, target.coarse)
+            on_mixture = detect(self.detector, audio, sample_rate)     # WHETHER's, and WHEN's without activity
+            presence = self.presence_of(audio, sample_rate, unet, target.coarse, on_mixture)
             seconds["whether"] = time.perf_counter() - t
         t = time.perf_counter()
         prob, frame_seconds = self.probability(audio, sample_rate, target.coarse, cfg.calibrate, cfg.relative,
-                                               estimate=unet if activity else None)
+                                               estimate=unet if activity else None, on_mixture=on_mixture)
         seconds["when"] = time.perf_counter() - t
         t = time.perf_counter()
         estimate, combined, gain, info = self.assemble(unet, flow, prob, frame_seconds, sample_rate, cfg)

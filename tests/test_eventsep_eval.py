@@ -15,7 +15,7 @@ spec.loader.exec_module(ev)
 def test_intermittent_gate_keeps_30_to_70_percent(seed):
     rate = 22050
     target = np.ones(6 * rate, np.float32)
-    gated, frac = ev.gate(target, rate, np.random.default_rng(seed))
+    gated, frac = ev.intermittent(target, rate, np.random.default_rng(seed))   # engine.activity.data's
     assert 0.3 <= frac <= 0.7
     sounding = np.mean(gated > 0.5)
     assert abs(sounding - frac) < 0.01
