@@ -44,7 +44,9 @@ def add_train(sub) -> None:
                    help="stem source for validation (default: the training source's 'valid' split)")
     p.add_argument("--steps", type=int, default=10000, help="total optimisation steps (default: 10000)")
     p.add_argument("--batch-size", type=int, default=5, help="mixtures per step (default: 5, as the thesis)")
-    p.add_argument("--lr", type=float, default=2e-4, help="Adam learning rate (default: 2e-4)")
+    p.add_argument("--lr", type=float, default=None,
+                   help="Adam learning rate (default: 2e-4; given with a resumed or forked run, it changes that "
+                        "run's learning rate from here on)")
     p.add_argument("--lr-decay-start", type=int, default=200_000,
                    help="step from which lr drops by --lr-decay-amount every --lr-decay-every steps "
                         "(default: 200000, as the thesis)")
@@ -95,7 +97,7 @@ def add_train(sub) -> None:
                         "or forked run, it changes that run's recipe from here on)")
     p.add_argument("--fork-from", default=None, metavar="RUN",
                    help="start OUT as a copy of RUN's last checkpoint (weights, optimiser, log, CPU clock), "
-                        "then continue with the recipe changes given here (--timbre-aug)")
+                        "then continue with the recipe changes given here (--timbre-aug, --lr)")
     p.add_argument("--adam-beta1", type=float, default=None,
                    help="Adam's beta1 (default: 0.5 as the thesis; 0.9 with --recipe classquery)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
@@ -154,7 +156,9 @@ def cmd_train(args) -> int:
         raise EventSepError("--query-other must be in [0, 1]")
     if args.query_other and not args.single_target:
         raise EventSepError("--query-other needs --single-target (the query is a clip of the one target class)")
-    cfg = TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, p_active=args.p_active,
+    if args.lr is not None and not 0.0 < args.lr < 1.0:
+        raise EventSepError("--lr must be in (0, 1)")
+    cfg = TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr or 2e-4, p_active=args.p_active,
                       single_target=args.single_target, query_other=args.query_other,
                       lr_decay_start=args.lr_decay_start, lr_decay_every=args.lr_decay_every,
                       lr_decay_amount=args.lr_decay_amount, lr_min=args.lr_min, lambda_recon=args.lambda_recon,
@@ -176,7 +180,7 @@ def cmd_train(args) -> int:
             fork_run(args.fork_from, args.out)
         except (FileNotFoundError, FileExistsError) as e:
             raise EventSepError(str(e)) from None
-    changes = {} if args.timbre_aug is None else {"timbre_aug": args.timbre_aug}
+    changes = {name: getattr(args, name) for name in ("timbre_aug", "lr") if getattr(args, name) is not None}
     t0 = time.time()
     result = train(args.out, source, valid, model_cfg, cfg, device=args.device, resume=not args.no_resume,
                    init_from=args.init_from, progress=not args.quiet, max_cpu_seconds=args.max_cpu_seconds,

@@ -74,11 +74,17 @@ def test_a_fork_continues_the_parents_lineage_with_the_new_recipe(tmp_path, caps
     rows = read_log(child)
     assert [r["step"] for r in rows][:2] == [10, 15]     # the parent's row, then the fork's own
     assert rows[1]["cpu_seconds"] > rows[0]["cpu_seconds"]
+    # --lr is a recipe change too: the fork trains on at the new rate, the parent keeps its own
+    slow = tmp_path / "slow"
+    assert main(["train", "--out", str(slow), "--fork-from", str(parent), "--lr", "1e-5", "--steps", "15", *TINY]) == 0
+    assert json.loads((slow / "train_state.json").read_text())["train"]["lr"] == 1e-5
+    assert read_log(slow)[-1]["lr"] == 1e-5 and read_log(parent)[-1]["lr"] == 2e-4
     capsys.readouterr()
     # a second fork into the same folder, a missing parent, a bad probability: one line each, no traceback
     for argv, message in ((["--fork-from", str(parent)], "already holds a run"),
                           (["--fork-from", str(tmp_path / "nope")], "no training run to fork"),
-                          (["--timbre-aug", "1.5"], "--timbre-aug must be in [0, 1]")):
+                          (["--timbre-aug", "1.5"], "--timbre-aug must be in [0, 1]"),
+                          (["--lr", "0"], "--lr must be in (0, 1)")):
         assert main(["train", "--out", str(child), "--steps", "20", *argv, *TINY]) == 2
         err = capsys.readouterr().err
         assert message in err and "Traceback" not in err
