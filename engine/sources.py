@@ -8,7 +8,8 @@ from .stems import StemSource, SyntheticStemSource
 SOURCE_HELP = ("stem source: 'corpus' (rendered corpus, FluidR3; 'corpus:musescore' or 'corpus:timgm' "
                "for the unseen-timbre soundfonts), 'synthetic' (tones vs noise, for smoke tests), "
                "'musdb:PATH' (MUSDB18-HQ folder), 'slakh:PATH' (Slakh2100 folder) or 'bank' (the corpus "
-               "rendered once to disk by `eventsep corpus bank`; 'bank:DIR' for another bank root)")
+               "rendered once to disk by `eventsep corpus bank`; 'bank:DIR' for another bank root; 'banks:fluidr3,musescore' "
+               "for the banks of several soundfonts drawn as one)")
 
 
 def open_stem_source(spec: str, split: str = "train", sample_rate: int = 22050) -> StemSource:
@@ -26,6 +27,16 @@ def open_stem_source(spec: str, split: str = "train", sample_rate: int = 22050) 
         from .corpus.paths import CorpusError
         try:
             return BankStemSource(bank_dir(arg or None, split, "fluidr3"))
+        except CorpusError as e:
+            raise EventSepError(str(e)) from None
+    if kind == "banks":
+        from .corpus.bank import BankMixture, BankStemSource, bank_dir
+        from .corpus.paths import CorpusError
+        soundfonts = [name for name in arg.split(",") if name]
+        if not soundfonts:
+            raise EventSepError("'banks:' needs soundfont names, e.g. 'banks:fluidr3,musescore'")
+        try:
+            return BankMixture([BankStemSource(bank_dir(None, split, name)) for name in soundfonts])
         except CorpusError as e:
             raise EventSepError(str(e)) from None
     if kind == "corpus":

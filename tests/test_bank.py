@@ -53,3 +53,41 @@ def test_rebuilding_skips_done_shards_and_refuses_another_length(bank):
 def test_missing_bank_is_a_clear_error(tmp_path):
     with pytest.raises(CorpusError, match="no stem bank"):
         BankStemSource(tmp_path)
+
+
+def test_a_mixture_of_banks_draws_from_each_in_proportion(bank):
+    from engine.corpus.bank import BankMixture
+
+    both, bass_only = BankStemSource(bank), BankStemSource(bank, classes=["bass"])
+    used = {"both": 0, "bass_only": 0}
+    for name, src in (("both", both), ("bass_only", bass_only)):
+        draw = src.draw
+
+        def counted(*a, _draw=draw, _name=name, **k):
+            used[_name] += 1
+            return _draw(*a, **k)
+        src.draw = counted
+    mixed = BankMixture([both, bass_only])
+    assert mixed.classes == ["bass", "drums"] and len(mixed) == 3 * SHARD
+    rng = np.random.default_rng(2)
+    for _ in range(200):
+        assert mixed.draw("drums", 4000, rng).coarse == "drums"       # only one bank has drums
+    assert used == {"both": 200, "bass_only": 0}
+    for _ in range(400):
+        mixed.draw("bass", 4000, rng)
+    assert 150 < used["bass_only"] < 250                             # two banks of equal size: half each
+    for _ in range(20):
+        target = mixed.draw("bass", 8000, rng)
+        query = mixed.draw_query(target, 8000, rng, same_fine=False)
+        assert query.coarse == "bass" and query.piece != target.piece
+
+
+def test_banks_source_names_its_soundfonts(tmp_path, monkeypatch):
+    from engine.errors import EventSepError
+    from engine.sources import open_stem_source
+
+    with pytest.raises(EventSepError, match="needs soundfont names"):
+        open_stem_source("banks:")
+    monkeypatch.setenv("EVENTSEP_CACHE", str(tmp_path))
+    with pytest.raises(EventSepError, match="no stem bank"):
+        open_stem_source("banks:fluidr3,musescore")

@@ -194,6 +194,49 @@ class BankStemSource(StemSource):
                 yield self._crop(coarse, i, num_samples, rng)
 
 
+class BankMixture(StemSource):
+    """Banks of one split rendered by several soundfonts, drawn from as one source: each draw picks a
+    bank in proportion to its stems of the class; a query clip comes from any bank (so often another
+    soundfont than the target's: the query names the class, not the synthesizer)."""
+
+    def __init__(self, banks: Sequence[BankStemSource]):
+        if not banks:
+            raise CorpusError("no stem banks to mix")
+        rates = {b.sample_rate for b in banks}
+        if len(rates) > 1:
+            raise CorpusError(f"stem banks at different sample rates: {sorted(rates)}")
+        self.banks = list(banks)
+        self.sample_rate = banks[0].sample_rate
+        self.stem_samples = min(b.stem_samples for b in banks)
+        self._classes = list(dict.fromkeys(c for b in banks for c in b.classes))
+
+    @property
+    def classes(self) -> Sequence[str]:
+        return self._classes
+
+    def fine_labels(self, coarse: str) -> Sequence[str]:
+        return fine_labels_of(coarse)
+
+    def __len__(self) -> int:
+        return sum(len(b) for b in self.banks)
+
+    def _bank(self, coarse: str, rng: np.random.Generator) -> BankStemSource:
+        sizes = np.array([len(b.stems[coarse]) if coarse in b.stems else 0 for b in self.banks], np.float64)
+        if not sizes.sum():
+            raise KeyError(f"unknown class {coarse!r}; these banks have {self.classes}")
+        return self.banks[int(rng.choice(len(self.banks), p=sizes / sizes.sum()))]
+
+    def draw(self, coarse: str, num_samples: int, rng: np.random.Generator) -> Stem:
+        return self._bank(coarse, rng).draw(coarse, num_samples, rng)
+
+    def draw_query(self, target: Stem, num_samples: int, rng: np.random.Generator, same_fine: bool) -> Stem:
+        return self._bank(target.coarse, rng).draw_query(target, num_samples, rng, same_fine)
+
+    def segments(self, num_samples: int) -> Iterator[Stem]:
+        for bank in self.banks:
+            yield from bank.segments(num_samples)
+
+
 def _group(labels: list[str]) -> dict[str, list[int]]:
     out: dict[str, list[int]] = {}
     for i, label in enumerate(labels):
