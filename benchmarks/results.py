@@ -229,6 +229,12 @@ def training_figure(runs: list[Path], out_png: Path, out_csv: Path) -> dict:
             "last_valid": val_class[-1] if val_class else None}
 
 
+def shown_path(path) -> str:
+    """A path as the report shows it: relative to the repository when inside it (no machine's own folders)."""
+    p = Path(path).resolve()
+    return str(p.relative_to(ROOT)) if p.is_relative_to(ROOT) else str(path)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default=str(ROOT / "engine/assets/default_model"), help="checkpoint folder")
@@ -286,7 +292,8 @@ def main() -> int:
                        for n in names}
     eval_seconds = time.time() - t0
 
-    summary: dict = {"model": str(args.model), "step": meta.get("step"), "source_commit": meta.get("source_commit"),
+    summary: dict = {"model": shown_path(args.model), "runs": [shown_path(r) for r in args.run],
+                     "step": meta.get("step"), "source_commit": meta.get("source_commit"),
                      "query_net_parameters": count_parameters(model.query_net),
                      "separator_parameters": count_parameters(model.separator),
                      "refine_iterations": args.refine_iterations, "limit_per_class": args.limit_per_class,
@@ -332,7 +339,8 @@ def summary_markdown(summary: dict, args) -> str:
     lines = ["# EventSep default model: evaluation report", "",
              "Produced by `benchmarks/results.py` (SI-SDRi in dB, improvement over the mixture, averaged per class; "
              "the last row averages the eight class means; BSSEval SDR skipped with `--no-bsseval`):", "",
-             "```", ".venv/bin/python benchmarks/results.py --no-bsseval --run runs/tcn_sisdr_w1   # evaluates, writes all",
+             "```", ".venv/bin/python benchmarks/results.py --no-bsseval "
+             + " ".join(f"--run {r}" for r in summary.get("runs") or ["RUN"]) + "   # evaluates, writes all",
              f".venv/bin/python benchmarks/results.py --from-json {getattr(args, 'from_json', None) or 'docs/results.json'}"
              "   # these tables again", "```", "",
              f"Model: step {summary['step']}, Query-net {summary['query_net_parameters']:,} parameters, Separator "
@@ -391,7 +399,8 @@ def render_markdown(summary: dict, rows: dict, names: list[str], args, thesis_ro
              "|T|²/(|T|²+|R|²) on the same STFT, the upper bound of a mask.", ""]
     if thesis_rows:
         lines += ["## Ours vs the thesis recipe (SI-SDRi, dB)", "",
-                  f"Ours: this model. Thesis: `{args.thesis_model}` (own-clip queries, VAE, latent regression, "
+                  f"Ours: this model. Thesis: `{shown_path(args.thesis_model)}` (own-clip queries, VAE, latent "
+                  "regression, "
                   "class means taken after training: the previous default model). Same items, same metric.", ""]
         for n in names:
             lines += [f"### {SETS.get(n, n)}", ""] + recipe_table(rows[n], thesis_rows[n]) + [""]
