@@ -38,9 +38,3 @@ class SampleFifo:
         out = self._buf[:, self._read:self._read + n]
         self._read += n
         return out
-
-    def skip(self, n: int) -> None:
-        """Drop the oldest ``n`` samples."""
-        if n > len(self):
-            raise RuntimeError(f"FIFO underrun: {n} samples wanted, {len(self)} held")
-        self._read += n

@@ -234,7 +234,7 @@ class StreamingSeparator:
         wet = self._out.pop_view(n)                   # a view: every path below makes a new array
         gate, target = wet[-1], wet[:-1]
         if no_residual and only_wet:
-            self._dry.skip(n)
+            self._dry.pop_view(n)                     # advanced past, never read
             out = target.astype(block.dtype)
         else:
             dry = self._dry.pop_view(n)
