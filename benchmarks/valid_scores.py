@@ -9,6 +9,12 @@ of the class (another piece), and, as an upper reference, the target's own clip.
 query kind on the present targets and the median output level (dB re the mixture) on the absent ones.
 No evaluation-set item is used. ``--soundfont timgm`` asks the same of the valid split rendered by another
 synthesizer (timbres the training bank never had).
+
+``--evalset valid-fluidr3`` (or ``valid-timgm``) asks instead the valid *look-alike* of the evaluation set
+(``eventsep corpus eval-set --split valid [--soundfont timgm]``): 208 mixtures of 2-4 parts of one validation
+piece played together, built as the evaluation items are, and prints the mean of the 8 class means (class
+name, other clip), the figures the evaluation reports. Bank mixtures mix excerpts of different pieces; these
+are music, and they are what a checkpoint is picked on.
 """
 from __future__ import annotations
 
@@ -62,6 +68,19 @@ def score(model_dir: Path, batches: list[dict], classes: list[str]) -> dict:
             "absent_output_db": float(np.median(absent_db)) if absent_db else float("nan")}
 
 
+def score_evalset(model_dir: Path, evalset) -> dict:
+    """Mean of the class means of SI-SDRi on a look-alike set: class name and other clip."""
+    from engine.evaluate import class_means, evaluate_set
+    from engine.taxonomy import CORE_CLASSES
+
+    model, meta = load_model(model_dir)
+    rows = evaluate_set(model, evalset, load_latents(model_dir), methods=("rq", "class_mean"), bsseval=False,
+                        desc=str(model_dir))
+    means = class_means(rows, "si_sdri", tuple(CORE_CLASSES))
+    return {"model": str(model_dir), "step": meta.get("step"), "class name": means["class_mean"]["mean"],
+            "other clip": means["rq"]["mean"], "per class": means["class_mean"]}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("models", nargs="+", help="checkpoint folders (with class latents)")
@@ -71,8 +90,29 @@ def main() -> int:
                     help="the valid split's stem bank of this soundfont (default fluidr3, the training one; "
                          "timgm or musescore for unseen timbres, built by `eventsep corpus bank --split valid "
                          "--soundfont timgm --per-class 256`)")
+    ap.add_argument("--evalset", default=None, metavar="NAME",
+                    help="score on <cache>/evalset/NAME instead (valid-fluidr3, valid-timgm: the valid split's "
+                         "look-alike of the evaluation set)")
     ap.add_argument("--json", default=None, help="also write the rows here")
     args = ap.parse_args()
+    if args.evalset:
+        from engine.corpus.evalset import load_evalset
+        from engine.corpus.paths import cache_dir
+
+        if not args.evalset.startswith("valid-"):
+            sys.exit("valid_scores: --evalset takes a valid look-alike set (valid-<soundfont>), never the evaluation set")
+        try:
+            evalset = load_evalset(cache_dir() / "evalset" / args.evalset)
+        except (CorpusError, FileNotFoundError) as e:
+            sys.exit(f"valid_scores: {e}")
+        rows = [score_evalset(Path(m), evalset) for m in args.models]
+        print(f"| model | step | class name | other clip |  ({args.evalset}, mean of 8 class means, SI-SDRi dB)")
+        print("|---|---|---|---|")
+        for r in rows:
+            print(f"| {r['model']} | {r['step']} | {r['class name']:.2f} | {r['other clip']:.2f} |")
+        if args.json:
+            Path(args.json).write_text(json.dumps(rows, indent=1))
+        return 0
     try:
         source = BankStemSource(bank_dir(None, "valid", args.soundfont))
     except CorpusError as e:

@@ -95,9 +95,13 @@ def add_train(sub) -> None:
                    help="classquery: probability that a stem goes through a random equaliser, so the model "
                         "learns classes rather than one soundfont's timbres (default 0; given with a resumed "
                         "or forked run, it changes that run's recipe from here on)")
+    p.add_argument("--p-ensemble", type=float, default=None,
+                   help="classquery: share of mixtures made of parts of one piece played together, as the "
+                        "evaluation items are (needs --source bank+ensembles and `eventsep corpus ensembles`; "
+                        "default 0; given with a resumed or forked run, it changes that run's recipe from here on)")
     p.add_argument("--fork-from", default=None, metavar="RUN",
                    help="start OUT as a copy of RUN's last checkpoint (weights, optimiser, log, CPU clock), "
-                        "then continue with the recipe changes given here (--timbre-aug, --lr)")
+                        "then continue with the recipe changes given here (--timbre-aug, --p-ensemble, --lr)")
     p.add_argument("--adam-beta1", type=float, default=None,
                    help="Adam's beta1 (default: 0.5 as the thesis; 0.9 with --recipe classquery)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
@@ -143,7 +147,7 @@ def cmd_train(args) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
-    for name in ("p_absent", "p_class_query", "timbre_aug"):
+    for name in ("p_absent", "p_class_query", "timbre_aug", "p_ensemble"):
         if getattr(args, name) is not None and not 0.0 <= getattr(args, name) <= 1.0:
             raise EventSepError(f"--{name.replace('_', '-')} must be in [0, 1]")
     model_cfg = tiny_model_config(**overrides) if args.tiny else ModelConfig(**overrides)
@@ -167,7 +171,7 @@ def cmd_train(args) -> int:
                       valid_batches=args.valid_batches, checkpoint_every=args.checkpoint_every,
                       recipe=args.recipe, p_absent=args.p_absent, p_class_query=args.p_class_query,
                       lambda_align=args.lambda_align, lambda_si_sdr=args.lambda_si_sdr,
-                      timbre_aug=args.timbre_aug or 0.0, betas=(args.adam_beta1 if args.adam_beta1 is not None else
+                      timbre_aug=args.timbre_aug or 0.0, p_ensemble=args.p_ensemble or 0.0, betas=(args.adam_beta1 if args.adam_beta1 is not None else
                              0.9 if args.recipe == "classquery" else 0.5, 0.999))
     source = open_stem_source(args.source, "train", model_cfg.sample_rate)
     valid = open_stem_source(args.valid_source or args.source, "valid", model_cfg.sample_rate)
@@ -180,7 +184,8 @@ def cmd_train(args) -> int:
             fork_run(args.fork_from, args.out)
         except (FileNotFoundError, FileExistsError) as e:
             raise EventSepError(str(e)) from None
-    changes = {name: getattr(args, name) for name in ("timbre_aug", "lr") if getattr(args, name) is not None}
+    changes = {name: getattr(args, name) for name in ("timbre_aug", "p_ensemble", "lr")
+               if getattr(args, name) is not None}
     t0 = time.time()
     result = train(args.out, source, valid, model_cfg, cfg, device=args.device, resume=not args.no_resume,
                    init_from=args.init_from, progress=not args.quiet, max_cpu_seconds=args.max_cpu_seconds,

@@ -118,6 +118,9 @@ class TrainConfig:
     align_scale: float = 10.0      # cosine-logit scale of that classification
     lambda_si_sdr: float = 0.0     # weight of -SI-SDR (dB) of the waveform estimate, present targets only
     timbre_aug: float = 0.0        # probability that a stem goes through a random equaliser (engine.timbre)
+    # share of mixtures made of parts of one piece played together (engine.corpus.ensembles; the source must
+    # have them: --source bank+ensembles); the evaluation items are such mixtures, bank mixtures are not
+    p_ensemble: float = 0.0
     # Housekeeping
     seed: int = 0
     num_workers: int = 0

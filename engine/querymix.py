@@ -3,7 +3,8 @@
 Each example has one target class and at least one other source that sounds. The Separator is conditioned either on the *learned embedding* of the
 target's class (its coarse class, or its fine label part of the time) or on the Query-net's latent of
 *another clip* of the class (another piece; the same fine label part of the time), never on the target
-itself. 1..``max_classes - 1`` other classes form the rest. With probability ``p_absent`` the queried class is
+itself. 1..``max_classes - 1`` other classes form the rest, or, for a ``p_ensemble`` share when the source has
+ensembles, the other parts of the target's own piece. With probability ``p_absent`` the queried class is
 not in the mixture at all and the right answer is silence.
 
 Shapes: ``mixture``, ``target``, ``query`` are ``(batch, nb_timesteps)``; ``coarse``, ``fine`` are
@@ -57,21 +58,41 @@ def _timbre(stem: Stem, rng: np.random.Generator, cfg: TrainConfig) -> np.ndarra
     return stem.audio
 
 
+def _ensemble(source: StemSource, num_samples: int, rng: np.random.Generator, cfg: TrainConfig) -> list[Stem] | None:
+    """With probability ``cfg.p_ensemble``, the parts of one piece played together (target first) from the
+    source's ensembles (:mod:`engine.corpus.ensembles`); None otherwise, drawing nothing when the recipe or
+    the source has no ensembles (so such a recipe makes the same examples as before they existed)."""
+    ensembles = getattr(source, "ensembles", None)
+    if not cfg.p_ensemble or ensembles is None or rng.random() >= cfg.p_ensemble:
+        return None
+    return ensembles.draw(ensembles.classes[int(rng.integers(len(ensembles.classes)))], num_samples, rng)
+
+
 def make_query_example(source: StemSource, num_samples: int, rng: np.random.Generator, cfg: TrainConfig,
                        vocab_index: dict[str, int]) -> dict:
-    classes = list(source.classes)
-    n_rest = int(rng.integers(1, max(1, min(cfg.max_classes, len(classes)) - 1) + 1))
-    chosen = [classes[i] for i in rng.choice(len(classes), size=min(len(classes), n_rest + 1), replace=False)]
-    queried, others = chosen[0], chosen[1:]
-    absent = bool(rng.random() < cfg.p_absent)
-    rest = np.zeros(num_samples, dtype=np.float32)
-    # at least one other source always sounds: a target alone in its "mixture" teaches nothing (the mask
-    # 1 is perfect) and, gated at p_active, it was ~30-40 % of the examples
-    active = [c for c in others if rng.random() < cfg.p_active] or others[:1]
-    for c in active:
-        level = float(rng.uniform(cfg.gain_low, cfg.gain_high))    # drawn first, as before augmentation
-        rest += level * _timbre(source.draw(c, num_samples, rng), rng, cfg)
-    target_stem = source.draw(queried, num_samples, rng)
+    ensemble = _ensemble(source, num_samples, rng, cfg)
+    if ensemble is not None:
+        # every part of the piece sounds, as in the evaluation items; levels and timbres drawn as below
+        queried = ensemble[0].coarse
+        absent = bool(rng.random() < cfg.p_absent)
+        rest = np.zeros(num_samples, dtype=np.float32)
+        for stem in ensemble[1:]:
+            rest += float(rng.uniform(cfg.gain_low, cfg.gain_high)) * _timbre(stem, rng, cfg)
+        target_stem = ensemble[0]
+    else:
+        classes = list(source.classes)
+        n_rest = int(rng.integers(1, max(1, min(cfg.max_classes, len(classes)) - 1) + 1))
+        chosen = [classes[i] for i in rng.choice(len(classes), size=min(len(classes), n_rest + 1), replace=False)]
+        queried, others = chosen[0], chosen[1:]
+        absent = bool(rng.random() < cfg.p_absent)
+        rest = np.zeros(num_samples, dtype=np.float32)
+        # at least one other source always sounds: a target alone in its "mixture" teaches nothing (the mask
+        # 1 is perfect) and, gated at p_active, it was ~30-40 % of the examples
+        active = [c for c in others if rng.random() < cfg.p_active] or others[:1]
+        for c in active:
+            level = float(rng.uniform(cfg.gain_low, cfg.gain_high))    # drawn first, as before augmentation
+            rest += level * _timbre(source.draw(c, num_samples, rng), rng, cfg)
+        target_stem = source.draw(queried, num_samples, rng)
     gain = float(rng.uniform(cfg.gain_low, cfg.gain_high))
     target = np.zeros(num_samples, dtype=np.float32) if absent else gain * _timbre(target_stem, rng, cfg)
     query = draw_query(source, target_stem, num_samples, rng, same_fine=bool(rng.random() < cfg.p_same_fine))

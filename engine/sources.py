@@ -9,10 +9,13 @@ SOURCE_HELP = ("stem source: 'corpus' (rendered corpus, FluidR3; 'corpus:musesco
                "for the unseen-timbre soundfonts), 'synthetic' (tones vs noise, for smoke tests), "
                "'musdb:PATH' (MUSDB18-HQ folder), 'slakh:PATH' (Slakh2100 folder) or 'bank' (the corpus "
                "rendered once to disk by `eventsep corpus bank`; 'bank:DIR' for another bank root; 'banks:fluidr3,musescore' "
-               "for the banks of several soundfonts drawn as one)")
+               "for the banks of several soundfonts drawn as one; '+ensembles' after a bank adds the split's rendered "
+               "ensembles, parts of one piece played together, for --p-ensemble)")
 
 
 def open_stem_source(spec: str, split: str = "train", sample_rate: int = 22050) -> StemSource:
+    if spec.endswith("+ensembles"):
+        return _with_ensembles(open_stem_source(spec[:-len("+ensembles")], split, sample_rate), split)
     kind, _, arg = spec.partition(":")
     if kind == "synthetic":
         return SyntheticStemSource(sample_rate)
@@ -46,3 +49,13 @@ def open_stem_source(spec: str, split: str = "train", sample_rate: int = 22050) 
             raise EventSepError(f"the rendered corpus is not available: {e}") from None
         return CorpusStemSource(split=split, soundfont=arg or "fluidr3")
     raise EventSepError(f"unknown stem source {spec!r}; {SOURCE_HELP}")
+
+
+def _with_ensembles(source: StemSource, split: str) -> StemSource:
+    from .corpus.ensembles import Ensembles, WithEnsembles, ensembles_dir
+    from .corpus.paths import CorpusError
+
+    try:
+        return WithEnsembles(source, Ensembles(ensembles_dir(None, split, "fluidr3")))
+    except CorpusError as e:
+        raise EventSepError(str(e)) from None

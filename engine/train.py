@@ -23,6 +23,7 @@ from tqdm import tqdm
 
 from .checkpoint import CONFIG, LATENT_INDEX, LATENTS, WEIGHTS, load_model, read_checkpoint_meta, save_checkpoint
 from .config import ModelConfig, TrainConfig
+from .errors import EventSepError
 from .metrics import si_sdr
 from .mixing import MixtureStream, batch_rng, make_batch
 from .models import QuerySeparator, kl_to_standard_normal, reparameterise
@@ -194,6 +195,8 @@ def train(run_dir: str | Path, source: StemSource, valid_source: StemSource | No
         model = QuerySeparator(model_config)
     if cfg.recipe not in RECIPES:
         raise ValueError(f"unknown recipe {cfg.recipe!r}; one of {RECIPES}")
+    if cfg.p_ensemble and getattr(source, "ensembles", None) is None:
+        raise EventSepError("p_ensemble needs a source with ensembles (--source bank+ensembles)")
     query_recipe = cfg.recipe == "classquery"
     model.to(dev).train()
     classes = list(source.classes)

@@ -91,6 +91,23 @@ def add_parser(subparsers) -> None:
     k.add_argument("--no-progress", action="store_true", help="no progress bar")
     k.set_defaults(corpus_func=cmd_bank)
 
+    e = sub.add_parser("ensembles", help="render ensembles (parts of one piece played together) for training",
+                       description="Render --per-class ensembles of every core class of a split once: the "
+                                   "target's part and 1-3 other parts of the same piece at the same window and "
+                                   "tempo, drawn as evaluation items are, into float16 shards under "
+                                   "<cache>/bank/ensembles-<split>-<soundfont>. `eventsep train --p-ensemble P` "
+                                   "then makes that share of its mixtures from them. Interrupt and rerun to "
+                                   "continue; a larger --per-class extends them.")
+    e.add_argument("--split", default="train", choices=("train", "valid"), help="corpus split (default train)")
+    e.add_argument("--soundfont", default="fluidr3", help="fluidr3 (default), musescore or timgm")
+    e.add_argument("--per-class", type=int, default=512, metavar="N",
+                   help="ensembles per class, rounded up to shards of 64 (default 512)")
+    e.add_argument("--seconds", type=float, default=4.0, help="length of each ensemble (default 4)")
+    e.add_argument("--workers", type=int, default=2, help="parallel renderer processes (default 2)")
+    e.add_argument("--root", default=None, help="bank root folder (default <cache>/bank)")
+    e.add_argument("--no-progress", action="store_true", help="no progress bar")
+    e.set_defaults(corpus_func=cmd_ensembles)
+
     p.set_defaults(func=run)
 
 
@@ -103,6 +120,18 @@ def cmd_bank(args) -> int:
     out = build_bank(args.split, args.soundfont, args.per_class, args.seconds, root=args.root,
                      workers=args.workers, progress=not args.no_progress)
     print(f"stem bank: {out}")
+    return 0
+
+
+def cmd_ensembles(args) -> int:
+    from .ensembles import build_ensembles
+    from .paths import CorpusError
+
+    if args.per_class < 1 or args.seconds <= 0 or args.workers < 1:
+        raise CorpusError("--per-class, --seconds and --workers must be positive")
+    out = build_ensembles(args.split, args.soundfont, args.per_class, args.seconds, root=args.root,
+                          workers=args.workers, progress=not args.no_progress)
+    print(f"ensembles: {out}")
     return 0
 
 

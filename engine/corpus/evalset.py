@@ -87,49 +87,70 @@ def _sounds_in_window(piece, part: int, plan, seconds: float) -> bool:
     return bool(np.any((off > plan.start_s) & (on < plan.start_s + seconds)))
 
 
-def plan_item(index: int, target: str, pieces: Sequence[Piece], rng: np.random.Generator,
-              num_samples: int, sample_rate: int) -> dict:
-    """Choose the piece, parts, classes, programs and window of one evaluation item."""
+def _try_ensemble(pool, target: str, num_samples: int, rng: np.random.Generator, sample_rate: int):
+    """One attempt at a part of ``target``'s class in a random piece of ``pool`` and 1-3 other parts of the
+    same piece (each of another class, at the same window and tempo), all sounding in the window:
+    ``(piece, target plan, other plans)``, or None when this draw does not give that."""
+    piece, tpart, tplan = _draw_part(pool, target, num_samples, rng, sample_rate)
+    dur = num_samples / sample_rate
+    if not _sounds_in_window(piece, tpart, tplan, dur):        # the window must hold notes of the target
+        return None
+    others_idx = [i for i in range(len(piece.parts)) if i != tpart]
+    rng.shuffle(others_idx)
+    used = {target}
+    other_plans = []
+    for i in others_idx:
+        if len(other_plans) >= 3:
+            break
+        c = _other_classes(piece, i, used, rng)
+        if c is None:
+            continue
+        p = draw_plan(piece, i, c, num_samples, rng, sample_rate, reverb_prob=0.0)
+        p = dataclasses.replace(p, start_s=tplan.start_s, time_scale=tplan.time_scale)
+        if not _sounds_in_window(piece, i, p, dur):
+            continue
+        used.add(c)
+        other_plans.append(p)
+    return (piece, tplan, other_plans) if other_plans else None
+
+
+def ensemble_pools(target: str, pieces: Sequence[Piece], index: int) -> list[Piece]:
+    """The pieces an item of ``target`` is drawn from: music21 scores for every other item of a melodic
+    class (``index`` even), procedural pieces otherwise and always for drums."""
     scores = [p for p in pieces if p.source != "procedural" and part_candidates(p, target) and len(p.parts) >= 2]
     procs = [p for p in pieces if p.source == "procedural" and part_candidates(p, target) and len(p.parts) >= 2]
     prefer_scores = target != "drums" and index % 2 == 0 and scores
-    pool = scores if prefer_scores else (procs or scores)
+    return scores if prefer_scores else (procs or scores)
+
+
+def plan_ensemble(index: int, target: str, pieces: Sequence[Piece], rng: np.random.Generator,
+                  num_samples: int, sample_rate: int, pool: Sequence[Piece] | None = None):
+    """The piece, target plan and other plans of one mixture of parts played together (see
+    :func:`_try_ensemble`); ``pool``: the pieces to draw from when the caller has them already."""
+    pool = pool if pool is not None else ensemble_pools(target, pieces, index)
     if not pool:
-        raise CorpusError(f"no test piece can give class {target!r}")
+        raise CorpusError(f"no piece can give class {target!r}")
     for _ in range(20):
-        piece, tpart, tplan = _draw_part(pool, target, num_samples, rng, sample_rate)
-        # the window must hold notes of the target
-        dur = num_samples / sample_rate
-        if not _sounds_in_window(piece, tpart, tplan, dur):
-            continue
-        others_idx = [i for i in range(len(piece.parts)) if i != tpart]
-        rng.shuffle(others_idx)
-        used = {target}
-        other_plans = []
-        for i in others_idx:
-            if len(other_plans) >= 3:
-                break
-            c = _other_classes(piece, i, used, rng)
-            if c is None:
-                continue
-            p = draw_plan(piece, i, c, num_samples, rng, sample_rate, reverb_prob=0.0)
-            p = dataclasses.replace(p, start_s=tplan.start_s, time_scale=tplan.time_scale)
-            if not _sounds_in_window(piece, i, p, dur):
-                continue
-            used.add(c)
-            other_plans.append(p)
-        if not other_plans:
-            continue
-        # reference: same class, a different work of the test split
-        ref_pool = [p for p in pieces if group_of(p.id) != group_of(piece.id) and part_candidates(p, target)]
-        if not ref_pool:
-            raise CorpusError(f"class {target!r}: no second test piece for a reference clip")
-        for _ in range(20):
-            rpiece, rpart, rplan = _draw_part(ref_pool, target, num_samples, rng, sample_rate)
-            if _sounds_in_window(rpiece, rpart, rplan, dur):
-                break
-        return {"piece": piece, "target": tplan, "others": other_plans, "ref_piece": rpiece, "reference": rplan}
-    raise CorpusError(f"could not plan an evaluation item of class {target!r}")
+        drawn = _try_ensemble(pool, target, num_samples, rng, sample_rate)
+        if drawn is not None:
+            return drawn
+    raise CorpusError(f"could not plan a mixture of class {target!r}")
+
+
+def plan_item(index: int, target: str, pieces: Sequence[Piece], rng: np.random.Generator,
+              num_samples: int, sample_rate: int) -> dict:
+    """Choose the piece, parts, classes, programs and window of one evaluation item."""
+    piece, tplan, other_plans = plan_ensemble(index, target, pieces, rng, num_samples, sample_rate)
+    dur = num_samples / sample_rate
+    # reference: same class, a different work of the test split
+    ref_pool = [p for p in pieces if group_of(p.id) != group_of(piece.id) and part_candidates(p, target)]
+    if not ref_pool:
+        raise CorpusError(f"class {target!r}: no second test piece for a reference clip")
+    for _ in range(20):
+        rpiece, rpart, rplan = _draw_part(ref_pool, target, num_samples, rng, sample_rate)
+        if _sounds_in_window(rpiece, rpart, rplan, dur):
+            break
+    return {"piece": piece, "target": tplan, "others": other_plans, "ref_piece": rpiece, "reference": rplan}
 
 
 def _write_flac(path: Path, audio: np.ndarray, sr: int) -> None:
