@@ -171,7 +171,8 @@ def cmd_train(args) -> int:
                       valid_batches=args.valid_batches, checkpoint_every=args.checkpoint_every,
                       recipe=args.recipe, p_absent=args.p_absent, p_class_query=args.p_class_query,
                       lambda_align=args.lambda_align, lambda_si_sdr=args.lambda_si_sdr,
-                      timbre_aug=args.timbre_aug or 0.0, p_ensemble=args.p_ensemble or 0.0, betas=(args.adam_beta1 if args.adam_beta1 is not None else
+                      timbre_aug=args.timbre_aug or 0.0, p_ensemble=args.p_ensemble or 0.0,
+                      betas=(args.adam_beta1 if args.adam_beta1 is not None else
                              0.9 if args.recipe == "classquery" else 0.5, 0.999))
     source = open_stem_source(args.source, "train", model_cfg.sample_rate)
     valid = open_stem_source(args.valid_source or args.source, "valid", model_cfg.sample_rate)

@@ -174,17 +174,21 @@ class EventSep:
     def presence_evidence(self, audio: np.ndarray, sample_rate: int, estimate: np.ndarray, coarse: str,
                           on_mixture: "Detection | None" = None) -> np.ndarray | None:
         """The WHETHER features (:func:`engine.presence.presence_features`) of ``coarse`` in ``audio``, from
-        the separator's ``estimate`` of it (like ``audio``) and the detector; None when the detector has no
-        output for the class. What the calibration is fitted on (``engine.presence_fit``) and judges.
-        ``on_mixture``: the detector's output on ``audio`` when the caller has it already."""
+        the separator's ``estimate`` of it (like ``audio``), the detector and the target-activity model; None
+        when the detector or the activity model has no output for the class. What the calibration is fitted
+        on (``engine.presence_fit``) and judges. ``on_mixture``: the detector's output on ``audio`` when the
+        caller has it already."""
+        from .activity.infer import target_activity
         from .detection.infer import detect
         from .presence import level_db, presence_features
 
         on_mix = on_mixture or detect(self.detector, audio, sample_rate)
-        if coarse not in on_mix.classes:
+        activity, _ = self.activity
+        if coarse not in on_mix.classes or coarse not in activity.classes:
             return None
         on_est = detect(self.detector, estimate, sample_rate)
-        return presence_features(level_db(audio, estimate), on_mix.curve(coarse), on_est.curve(coarse))
+        curve, _ = target_activity(activity, audio, estimate, sample_rate, coarse)
+        return presence_features(level_db(audio, estimate), on_mix.curve(coarse), on_est.curve(coarse), curve)
 
     def presence_of(self, audio: np.ndarray, sample_rate: int, estimate: np.ndarray, coarse: str,
                     on_mixture: "Detection | None" = None) -> "Presence | None":

@@ -7,11 +7,11 @@ validation pieces, never an evaluation item). Each item is asked for its target 
 (the evaluation's prompt templates) three times, as the pipeline's evaluation asks: as it is (*whole*), with
 the target kept in one or two spans (*intermittent*, :func:`engine.activity.data.intermittent`, seeded apart
 from the evaluation's) and with the target removed, the rest alone (*absent*). The separator (the shipped
-one unless ``--model``) and the detector give the three features of each; a logistic regression is fitted
-on all of them (present = whole and intermittent) and the decision threshold picked where the worse of the
-two accuracies, present and absent, is highest. Two-fold cross-validation over items (fit on one half,
-judge the other) gives the accuracies the calibration file reports, per kind, so the numbers are not the
-fit's own.
+one unless ``--model``), the detector and the target-activity model give the four features of each; a
+logistic regression is fitted on all of them (present = whole and intermittent) and the decision threshold
+picked where the worse of the two accuracies, present and absent, is highest. Two-fold cross-validation
+over items (fit on one half, judge the other) gives the accuracies the calibration file reports, per kind,
+so the numbers are not the fit's own.
 """
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ SEED = 7001          # the intermittent spans; the evaluation (benchmarks/events
 
 
 def item_features(es, items, progress: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """``(3 n, 3)`` features and ``(3 n,)`` kinds (indices into :data:`KINDS`), for every item whole,
+    """``(3 n, 4)`` features and ``(3 n,)`` kinds (indices into :data:`KINDS`), for every item whole,
     intermittent and without its target, computed as the pipeline computes them
     (:meth:`EventSep.presence_evidence`); an item's rows are consecutive."""
     from tqdm import tqdm

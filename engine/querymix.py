@@ -3,8 +3,8 @@
 Each example has one target class and at least one other source that sounds. The Separator is conditioned either on the *learned embedding* of the
 target's class (its coarse class, or its fine label part of the time) or on the Query-net's latent of
 *another clip* of the class (another piece; the same fine label part of the time), never on the target
-itself. 1..``max_classes - 1`` other classes form the rest, or, for a ``p_ensemble`` share when the source has
-ensembles, the other parts of the target's own piece. With probability ``p_absent`` the queried class is
+itself. 1..``max_classes - 1`` other classes form the rest, or, for a ``p_ensemble`` share when the source
+has ensembles, the other parts of the target's own piece. With probability ``p_absent`` the queried class is
 not in the mixture at all and the right answer is silence.
 
 Shapes: ``mixture``, ``target``, ``query`` are ``(batch, nb_timesteps)``; ``coarse``, ``fine`` are

@@ -35,18 +35,20 @@ def test_the_balanced_threshold_keeps_both_accuracies_up():
 
 
 def test_features_and_decision():
-    f = presence_features(-60.0, np.full(10, 0.5), np.array([]))
-    assert f.tolist() == [-4.0, 0.0, 0.0]                  # level floored at -40 dB, logit(0.5) = 0
+    f = presence_features(-60.0, np.full(10, 0.5), np.array([]), np.r_[np.full(9, 0.1), 0.5])
+    assert f.tolist() == [-4.0, 0.0, 0.0, 0.0]             # level floored at -40 dB, logit(0.5) = 0
+    assert presence_features(0.0, np.full(3, 0.5), np.full(3, 0.5), np.array([0.1, 0.9]))[3] == \
+        pytest.approx(np.log(9.0))                          # the activity curve's maximum
     assert level_db(np.ones(10), 0.1 * np.ones(10)) == pytest.approx(-20.0)
-    cal = PresenceCalibration([1.0, 1.0, 0.0], 0.0, threshold=0.5)
-    assert judge(cal, np.array([1.0, 1.0, 0.0])).present
-    p = judge(cal, np.array([-2.0, -1.0, 5.0]))
+    cal = PresenceCalibration([1.0, 1.0, 0.0, 0.0], 0.0, threshold=0.5)
+    assert judge(cal, np.array([1.0, 1.0, 0.0, 0.0])).present
+    p = judge(cal, np.array([-2.0, -1.0, 5.0, 7.0]))
     assert not p.present and p.score == pytest.approx(1 / (1 + np.exp(3.0)))
     assert set(p.to_dict()["features"]) == set(FEATURES)
 
 
 def test_the_calibration_file_round_trips_and_bad_files_say_why(tmp_path):
-    cal = PresenceCalibration([0.5, 1.0, 0.2], -0.3, 0.4, {"step": 1}, "test", {"items": 3})
+    cal = PresenceCalibration([0.5, 1.0, 0.2, 0.7], -0.3, 0.4, {"step": 1}, "test", {"items": 3})
     back = PresenceCalibration.load(cal.save(tmp_path / "p.json"))
     assert back == cal
     with pytest.raises(EventSepError, match="no presence calibration"):
