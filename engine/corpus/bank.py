@@ -52,6 +52,12 @@ def _render_shard(args: tuple) -> str:
         stem = source.draw(coarse, num_samples, rng)
         audio[i] = np.clip(stem.audio, -60000.0, 60000.0).astype(np.float16)
         meta.append({"fine": stem.fine, "piece": stem.piece, "program": int(stem.meta.get("program", -1))})
+    save_shard(npy, audio, meta)
+    return "done"
+
+
+def save_shard(npy: Path, audio: np.ndarray, meta: list[dict]) -> None:
+    """Write a shard's audio and metadata, each atomically (an interrupted write leaves no shard)."""
     npy.parent.mkdir(parents=True, exist_ok=True)
     tmp = npy.with_suffix(".tmp.npy")
     np.save(tmp, audio)
@@ -59,7 +65,6 @@ def _render_shard(args: tuple) -> str:
     tmp = npy.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(meta))
     tmp.replace(npy.with_suffix(".json"))
-    return "done"
 
 
 _SOURCES: dict = {}
@@ -81,25 +86,31 @@ def build_bank(split: str = "train", soundfont: str = "fluidr3", per_class: int 
     """Render (or complete) the bank of one split; returns its folder. Shards are interleaved over classes,
     so an interrupted build still holds every class. ``include_scores=False``: procedural pieces only
     (no music21 score cache needed; tests)."""
-    from tqdm import tqdm
-
     out = bank_dir(root, split, soundfont)
     names = list(classes or _worker_source(split, soundfont, include_scores).classes)
     num_samples = int(round(seconds * sample_rate))
-    info = out / "bank.json"
-    if info.exists():
-        old = json.loads(info.read_text())
-        if old["num_samples"] != num_samples or old["seed"] != seed:
-            raise CorpusError(f"{out} holds a bank of another length or seed; use another --root")
-    out.mkdir(parents=True, exist_ok=True)
-    info.write_text(json.dumps({"split": split, "soundfont": soundfont, "num_samples": num_samples,
-                                "sample_rate": sample_rate, "seed": seed, "classes": names, "shard": SHARD}))
+    info = {"split": split, "soundfont": soundfont, "num_samples": num_samples, "sample_rate": sample_rate,
+            "seed": seed, "classes": names, "shard": SHARD}
     shards = -(-per_class // SHARD)
     jobs = [(str(out), split, soundfont, c, names.index(c), s, num_samples, seed, include_scores)
             for s in range(shards) for c in names]
+    return render_shards(out / "bank.json", info, _render_shard, jobs, workers, f"bank {split}", progress)
+
+
+def render_shards(info_path: Path, info: dict, render, jobs: list, workers: int, desc: str, progress: bool) -> Path:
+    """Record ``info`` in ``info_path`` (refusing a folder that holds shards of another length or seed) and
+    run ``render`` over ``jobs`` in worker processes; returns the folder."""
+    from tqdm import tqdm
+
+    out = info_path.parent
+    if info_path.exists():
+        old = json.loads(info_path.read_text())
+        if old["num_samples"] != info["num_samples"] or old["seed"] != info["seed"]:
+            raise CorpusError(f"{out} holds shards of another length or seed; use another --root")
+    out.mkdir(parents=True, exist_ok=True)
+    info_path.write_text(json.dumps(info))
     with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
-        for _ in tqdm(pool.map(_render_shard, jobs), total=len(jobs), desc=f"bank {split}", unit="shard",
-                      disable=not progress):
+        for _ in tqdm(pool.map(render, jobs), total=len(jobs), desc=desc, unit="shard", disable=not progress):
             pass
     return out
 

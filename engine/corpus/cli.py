@@ -81,15 +81,8 @@ def add_parser(subparsers) -> None:
                                    "training makes) into float16 shards under <cache>/bank/<split>-<soundfont>; "
                                    "`eventsep train --source bank` then mixes random crops of them. Interrupt "
                                    "and rerun to continue; a larger --per-class extends the bank.")
-    k.add_argument("--split", default="train", choices=("train", "valid", "test"), help="corpus split (default train)")
-    k.add_argument("--soundfont", default="fluidr3", help="fluidr3 (default), musescore or timgm")
-    k.add_argument("--per-class", type=int, default=1024, metavar="N",
-                   help="excerpts per class, rounded up to shards of 64 (default 1024)")
-    k.add_argument("--seconds", type=float, default=4.0, help="length of each excerpt (default 4)")
-    k.add_argument("--workers", type=int, default=2, help="parallel renderer processes (default 2)")
-    k.add_argument("--root", default=None, help="bank root folder (default <cache>/bank)")
-    k.add_argument("--no-progress", action="store_true", help="no progress bar")
-    k.set_defaults(corpus_func=cmd_bank)
+    _render_args(k, ("train", "valid", "test"), 1024, "excerpts")
+    k.set_defaults(corpus_func=cmd_render, render="bank")
 
     e = sub.add_parser("ensembles", help="render ensembles (parts of one piece played together) for training",
                        description="Render --per-class ensembles of every core class of a split once: the "
@@ -98,40 +91,35 @@ def add_parser(subparsers) -> None:
                                    "<cache>/bank/ensembles-<split>-<soundfont>. `eventsep train --p-ensemble P` "
                                    "then makes that share of its mixtures from them. Interrupt and rerun to "
                                    "continue; a larger --per-class extends them.")
-    e.add_argument("--split", default="train", choices=("train", "valid"), help="corpus split (default train)")
-    e.add_argument("--soundfont", default="fluidr3", help="fluidr3 (default), musescore or timgm")
-    e.add_argument("--per-class", type=int, default=512, metavar="N",
-                   help="ensembles per class, rounded up to shards of 64 (default 512)")
-    e.add_argument("--seconds", type=float, default=4.0, help="length of each ensemble (default 4)")
-    e.add_argument("--workers", type=int, default=2, help="parallel renderer processes (default 2)")
-    e.add_argument("--root", default=None, help="bank root folder (default <cache>/bank)")
-    e.add_argument("--no-progress", action="store_true", help="no progress bar")
-    e.set_defaults(corpus_func=cmd_ensembles)
+    _render_args(e, ("train", "valid"), 512, "ensembles")
+    e.set_defaults(corpus_func=cmd_render, render="ensembles")
 
     p.set_defaults(func=run)
 
 
-def cmd_bank(args) -> int:
+def _render_args(r, splits: tuple[str, ...], per_class: int, what: str) -> None:
+    r.add_argument("--split", default="train", choices=splits, help="corpus split (default train)")
+    r.add_argument("--soundfont", default="fluidr3", help="fluidr3 (default), musescore or timgm")
+    r.add_argument("--per-class", type=int, default=per_class, metavar="N",
+                   help=f"{what} per class, rounded up to shards of 64 (default {per_class})")
+    r.add_argument("--seconds", type=float, default=4.0, help=f"length of each of the {what} (default 4)")
+    r.add_argument("--workers", type=int, default=2, help="parallel renderer processes (default 2)")
+    r.add_argument("--root", default=None, help="bank root folder (default <cache>/bank)")
+    r.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def cmd_render(args) -> int:
+    """``corpus bank`` and ``corpus ensembles``: shards rendered once for training."""
     from .bank import build_bank
-    from .paths import CorpusError
-
-    if args.per_class < 1 or args.seconds <= 0 or args.workers < 1:
-        raise CorpusError("--per-class, --seconds and --workers must be positive")
-    out = build_bank(args.split, args.soundfont, args.per_class, args.seconds, root=args.root,
-                     workers=args.workers, progress=not args.no_progress)
-    print(f"stem bank: {out}")
-    return 0
-
-
-def cmd_ensembles(args) -> int:
     from .ensembles import build_ensembles
     from .paths import CorpusError
 
     if args.per_class < 1 or args.seconds <= 0 or args.workers < 1:
         raise CorpusError("--per-class, --seconds and --workers must be positive")
-    out = build_ensembles(args.split, args.soundfont, args.per_class, args.seconds, root=args.root,
-                          workers=args.workers, progress=not args.no_progress)
-    print(f"ensembles: {out}")
+    build, label = (build_bank, "stem bank") if args.render == "bank" else (build_ensembles, "ensembles")
+    out = build(args.split, args.soundfont, args.per_class, args.seconds, root=args.root, workers=args.workers,
+                progress=not args.no_progress)
+    print(f"{label}: {out}")
     return 0
 
 

@@ -19,7 +19,6 @@ and have no entry in ``coarse``/``fine``.
 from __future__ import annotations
 
 import json
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -28,7 +27,7 @@ import numpy as np
 
 from ..stems import Stem, StemSource
 from ..taxonomy import CORE_CLASSES
-from .bank import DEFAULT_SECONDS, SHARD, bank_root
+from .bank import DEFAULT_SECONDS, SHARD, bank_root, render_shards, save_shard
 from .paths import CorpusError
 
 PARTS = 4                     # the target and at most 3 others, as in the evaluation items
@@ -70,13 +69,7 @@ def _render_shard(args: tuple) -> str:
         for j, stem in enumerate(stems):
             audio[i, j] = np.clip(stem.audio, -60000.0, 60000.0).astype(np.float16)
         meta.append({"piece": piece.id, "coarse": [s.coarse for s in stems], "fine": [s.fine for s in stems]})
-    npy.parent.mkdir(parents=True, exist_ok=True)
-    tmp = npy.with_suffix(".tmp.npy")
-    np.save(tmp, audio)
-    tmp.replace(npy)
-    tmp = npy.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(meta))
-    tmp.replace(npy.with_suffix(".json"))
+    save_shard(npy, audio, meta)
     return "done"
 
 
@@ -86,27 +79,15 @@ def build_ensembles(split: str = "train", soundfont: str = "fluidr3", per_class:
                     progress: bool = True, include_scores: bool = True) -> Path:
     """Render (or complete) the ensembles of one split, ``per_class`` per target class (rounded up to whole
     shards, interleaved over classes so an interrupted build holds every class); returns the folder."""
-    from tqdm import tqdm
-
     out = ensembles_dir(root, split, soundfont)
     num_samples = int(round(seconds * sample_rate))
-    info = out / "ensembles.json"
-    if info.exists():
-        old = json.loads(info.read_text())
-        if old["num_samples"] != num_samples or old["seed"] != seed:
-            raise CorpusError(f"{out} holds ensembles of another length or seed; use another --root")
-    out.mkdir(parents=True, exist_ok=True)
-    info.write_text(json.dumps({"split": split, "soundfont": soundfont, "num_samples": num_samples,
-                                "sample_rate": sample_rate, "seed": seed, "classes": list(classes),
-                                "shard": SHARD, "parts": PARTS}))
+    info = {"split": split, "soundfont": soundfont, "num_samples": num_samples, "sample_rate": sample_rate,
+            "seed": seed, "classes": list(classes), "shard": SHARD, "parts": PARTS}
     shards = -(-per_class // SHARD)
     jobs = [(str(out), split, soundfont, c, i, s, num_samples, seed, include_scores, sample_rate)
             for s in range(shards) for i, c in enumerate(classes)]
-    with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
-        for _ in tqdm(pool.map(_render_shard, jobs), total=len(jobs), desc=f"ensembles {split}", unit="shard",
-                      disable=not progress):
-            pass
-    return out
+    return render_shards(out / "ensembles.json", info, _render_shard, jobs, workers, f"ensembles {split}",
+                         progress)
 
 
 @dataclass
