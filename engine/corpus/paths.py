@@ -22,6 +22,11 @@ SOUNDFONTS: dict[str, dict] = {
         "candidates": ["/usr/share/sounds/sf2/TimGM6mb.sf2"],
         "package": "timgm6mb-soundfont",
     },
+    # a third set of training timbres (csound's GM bank; TimGM stays the unseen one)
+    "csound": {
+        "candidates": ["/usr/share/sounds/sf2/sf_GMbank.sf2", "/usr/share/samples/sf_GMbank.sf2"],
+        "package": "csound-soundfont",
+    },
 }
 TRAINING_SOUNDFONT = "fluidr3"
 
