@@ -115,6 +115,17 @@ def render_shards(info_path: Path, info: dict, render, jobs: list, workers: int,
     return out
 
 
+def read_shards(folder: Path) -> tuple[list[np.ndarray], list[dict]]:
+    """The complete shards of one class folder, memory-mapped in order, and their items' metadata (a shard
+    whose metadata is not written yet is skipped)."""
+    shards, meta = [], []
+    for npy in sorted(folder.glob("[0-9][0-9][0-9][0-9].npy")):
+        if npy.with_suffix(".json").exists():
+            shards.append(np.load(npy, mmap_mode="r"))
+            meta += json.loads(npy.with_suffix(".json").read_text())
+    return shards, meta
+
+
 @dataclass
 class _ClassStems:
     shards: list[np.ndarray]          # memory-mapped (SHARD, nb_samples) float16
@@ -142,17 +153,9 @@ class BankStemSource(StemSource):
         self.stem_samples = int(info["num_samples"])
         self.stems: dict[str, _ClassStems] = {}
         for coarse in classes or info["classes"]:
-            shards, fine, piece = [], [], []
-            for npy in sorted((directory / coarse).glob("[0-9][0-9][0-9][0-9].npy")):
-                meta_path = npy.with_suffix(".json")
-                if not meta_path.exists():
-                    continue
-                shards.append(np.load(npy, mmap_mode="r"))
-                meta = json.loads(meta_path.read_text())
-                fine += [m["fine"] for m in meta]
-                piece += [m["piece"] for m in meta]
+            shards, meta = read_shards(directory / coarse)
             if shards:
-                self.stems[coarse] = _ClassStems(shards, fine, piece)
+                self.stems[coarse] = _ClassStems(shards, [m["fine"] for m in meta], [m["piece"] for m in meta])
         if not self.stems:
             raise CorpusError(f"{directory}: the stem bank is empty")
         self._by_fine = {c: _group(s.fine) for c, s in self.stems.items()}

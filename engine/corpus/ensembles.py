@@ -27,7 +27,7 @@ import numpy as np
 
 from ..stems import Stem, StemSource
 from ..taxonomy import CORE_CLASSES
-from .bank import DEFAULT_SECONDS, SHARD, bank_root, render_shards, save_shard
+from .bank import DEFAULT_SECONDS, SHARD, bank_root, read_shards, render_shards, save_shard
 from .paths import CorpusError
 
 PARTS = 4                     # the target and at most 3 others, as in the evaluation items
@@ -109,11 +109,7 @@ class Ensembles:
         self.sample_rate = int(info["sample_rate"])
         self.by_class: dict[str, _ClassEnsembles] = {}
         for coarse in info["classes"]:
-            shards, meta = [], []
-            for npy in sorted((directory / coarse).glob("[0-9][0-9][0-9][0-9].npy")):
-                if npy.with_suffix(".json").exists():
-                    shards.append(np.load(npy, mmap_mode="r"))
-                    meta += json.loads(npy.with_suffix(".json").read_text())
+            shards, meta = read_shards(directory / coarse)
             if shards:
                 self.by_class[coarse] = _ClassEnsembles(shards, meta)
         if not self.by_class:
