@@ -140,11 +140,13 @@ def evaluate(es: EventSep, items, cfg: PipelineConfig, progress: bool = True) ->
         tgt = es.resolve(prompt)
         unet, flow, _ = es.separators(mixture[None], rate, es.latent(tgt), cfg)
         on_mixture = detect(es.detector, mixture[None], rate)          # one detector pass over the mixture
-        presence = es.presence_of(mixture[None], rate, unet, tgt.coarse, on_mixture)
+        curve = es.activity_curve(mixture[None], rate, unet, tgt.coarse)     # WHETHER's and WHEN's
+        presence = es.presence_of(mixture[None], rate, unet, tgt.coarse, on_mixture, curve)
         probs = {}
         for when in WHENS:      # one pass of each model; the relative curve is derived from the absolute one
             absolute, fs = es.probability(mixture[None], rate, tgt.coarse, cfg.calibrate, relative=False,
-                                          estimate=unet if when == "activity" else None, on_mixture=on_mixture)
+                                          estimate=unet if when == "activity" else None, on_mixture=on_mixture,
+                                          activity=curve)
             probs[(when, False)], probs[(when, True)] = absolute, relative_curve(absolute)
         prob = probs[(cfg.when, cfg.relative)]
         mix_si_sdr = si_sdr(target, mixture) if subset != "absent" else math.nan

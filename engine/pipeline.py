@@ -171,31 +171,44 @@ class EventSep:
         fitted = self.presence_calibration.separator.get("weights_sha256")
         return fitted is not None and fitted != separator_identity(self.model_dir)["weights_sha256"]
 
+    def activity_curve(self, audio: np.ndarray, sample_rate: int, estimate: np.ndarray, coarse: str
+                       ) -> "tuple[np.ndarray, float] | None":
+        """The target-activity model's raw ``(frames,)`` curve of ``coarse`` from ``audio`` and the
+        separator's ``estimate`` of it, and its frame length (s); None when the model has no output for the
+        class. WHETHER and WHEN both read it: a caller that needs both computes it once and passes it on."""
+        from .activity.infer import target_activity
+
+        model, _ = self.activity
+        if coarse not in model.classes:
+            return None
+        return target_activity(model, audio, estimate, sample_rate, coarse)
+
     def presence_evidence(self, audio: np.ndarray, sample_rate: int, estimate: np.ndarray, coarse: str,
-                          on_mixture: "Detection | None" = None) -> np.ndarray | None:
+                          on_mixture: "Detection | None" = None,
+                          activity: "tuple[np.ndarray, float] | None" = None) -> np.ndarray | None:
         """The WHETHER features (:func:`engine.presence.presence_features`) of ``coarse`` in ``audio``, from
         the separator's ``estimate`` of it (like ``audio``), the detector and the target-activity model; None
         when the detector or the activity model has no output for the class. What the calibration is fitted
-        on (``engine.presence_fit``) and judges. ``on_mixture``: the detector's output on ``audio`` when the
-        caller has it already."""
-        from .activity.infer import target_activity
+        on (``engine.presence_fit``) and judges. ``on_mixture``: the detector's output on ``audio``, and
+        ``activity``: :meth:`activity_curve`'s answer, when the caller has them already."""
         from .detection.infer import detect
         from .presence import level_db, presence_features
 
         on_mix = on_mixture or detect(self.detector, audio, sample_rate)
-        activity, _ = self.activity
-        if coarse not in on_mix.classes or coarse not in activity.classes:
+        activity = activity or self.activity_curve(audio, sample_rate, estimate, coarse)
+        if coarse not in on_mix.classes or activity is None:
             return None
         on_est = detect(self.detector, estimate, sample_rate)
-        curve, _ = target_activity(activity, audio, estimate, sample_rate, coarse)
-        return presence_features(level_db(audio, estimate), on_mix.curve(coarse), on_est.curve(coarse), curve)
+        return presence_features(level_db(audio, estimate), on_mix.curve(coarse), on_est.curve(coarse),
+                                 activity[0])
 
     def presence_of(self, audio: np.ndarray, sample_rate: int, estimate: np.ndarray, coarse: str,
-                    on_mixture: "Detection | None" = None) -> "Presence | None":
+                    on_mixture: "Detection | None" = None,
+                    activity: "tuple[np.ndarray, float] | None" = None) -> "Presence | None":
         """Is ``coarse`` in ``audio`` at all? The calibration's decision on :meth:`presence_evidence`."""
         from .presence import judge
 
-        features = self.presence_evidence(audio, sample_rate, estimate, coarse, on_mixture)
+        features = self.presence_evidence(audio, sample_rate, estimate, coarse, on_mixture, activity)
         return None if features is None else judge(self.presence_calibration, features)
 
     # -- WHAT ----------------------------------------------------------------------------------------
@@ -257,7 +270,8 @@ class EventSep:
 
     def probability(self, audio: np.ndarray, sample_rate: int, coarse: str, calibrate: bool = True,
                     relative: bool = True, estimate: np.ndarray | None = None,
-                    on_mixture: "Detection | None" = None) -> tuple[np.ndarray, float]:
+                    on_mixture: "Detection | None" = None,
+                    activity: "tuple[np.ndarray, float] | None" = None) -> tuple[np.ndarray, float]:
         """The probability curve ``(frames,)`` that ``coarse`` sounds, and its frame length: from the
         target-activity model when ``estimate`` (a separated estimate of the class, like ``audio``) is
         given, else from the detector on ``audio`` alone.
@@ -268,18 +282,17 @@ class EventSep:
         mix than on its valid split, so its curve often stays low where the class sounds yet is lower
         still where it does not; scaled, the mask follows that contrast. The floor keeps a class the
         detector does not hear at all from being scaled up. Measured in docs/eventsep.md.
-        ``on_mixture``: the detector's output on ``audio`` when the caller has it already.
+        ``on_mixture``: the detector's output on ``audio``, and ``activity``: :meth:`activity_curve`'s answer
+        for ``estimate``, when the caller has them already.
         """
         from .detection.infer import detect
 
         if estimate is not None:
-            from .activity.infer import target_activity
-
-            model, meta = self.activity
-            thresholds = meta.get("thresholds") or {}
-            if coarse not in model.classes:
+            thresholds = self.activity[1].get("thresholds") or {}
+            activity = activity or self.activity_curve(audio, sample_rate, estimate, coarse)
+            if activity is None:
                 return self.probability(audio, sample_rate, coarse, calibrate, relative)
-            prob, frame_seconds = target_activity(model, audio, estimate, sample_rate, coarse)
+            prob, frame_seconds = activity
         else:
             det = on_mixture or detect(self.detector, audio, sample_rate)
             if coarse not in det.classes:   # the detector has no output for it: no evidence to gate by
@@ -331,17 +344,19 @@ class EventSep:
                                                   unet=mode != "flow" or activity or judged, flow=mode != "unet",
                                                   progress=progress)
         seconds.update(sep_seconds)
-        presence = on_mixture = None
+        presence = on_mixture = curve = None
         if judged:
             from .detection.infer import detect
 
             t = time.perf_counter()
             on_mixture = detect(self.detector, audio, sample_rate)     # WHETHER's, and WHEN's without activity
-            presence = self.presence_of(audio, sample_rate, unet, target.coarse, on_mixture)
+            curve = self.activity_curve(audio, sample_rate, unet, target.coarse)     # and WHEN's with it
+            presence = self.presence_of(audio, sample_rate, unet, target.coarse, on_mixture, curve)
             seconds["whether"] = time.perf_counter() - t
         t = time.perf_counter()
         prob, frame_seconds = self.probability(audio, sample_rate, target.coarse, cfg.calibrate, cfg.relative,
-                                               estimate=unet if activity else None, on_mixture=on_mixture)
+                                               estimate=unet if activity else None, on_mixture=on_mixture,
+                                               activity=curve)
         seconds["when"] = time.perf_counter() - t
         t = time.perf_counter()
         estimate, combined, gain, info = self.assemble(unet, flow, prob, frame_seconds, sample_rate, cfg)
