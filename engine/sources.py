@@ -10,12 +10,18 @@ SOURCE_HELP = ("stem source: 'corpus' (rendered corpus, FluidR3; 'corpus:musesco
                "'musdb:PATH' (MUSDB18-HQ folder), 'slakh:PATH' (Slakh2100 folder) or 'bank' (the corpus "
                "rendered once to disk by `eventsep corpus bank`; 'bank:DIR' for another bank root; 'banks:fluidr3,musescore' "
                "for the banks of several soundfonts drawn as one; '+ensembles' after a bank adds the split's rendered "
-               "ensembles, parts of one piece played together, for --p-ensemble)")
+               "ensembles, parts of one piece played together, for --p-ensemble: FluidR3's, or "
+               "'+ensembles:fluidr3,csound' for several soundfonts' drawn as one)")
 
 
 def open_stem_source(spec: str, split: str = "train", sample_rate: int = 22050) -> StemSource:
-    if spec.endswith("+ensembles"):
-        return _with_ensembles(open_stem_source(spec[:-len("+ensembles")], split, sample_rate), split)
+    base, plus, ensembles = spec.partition("+ensembles")
+    if plus:
+        # '+ensembles' alone: FluidR3's; '+ensembles:fluidr3,csound': several soundfonts' drawn as one
+        names = [n for n in ensembles.removeprefix(":").split(",") if n] or ["fluidr3"]
+        if ensembles and not ensembles.startswith(":"):
+            raise EventSepError(f"unknown stem source {spec!r}; {SOURCE_HELP}")
+        return _with_ensembles(open_stem_source(base, split, sample_rate), split, names)
     kind, _, arg = spec.partition(":")
     if kind == "synthetic":
         return SyntheticStemSource(sample_rate)
@@ -51,11 +57,12 @@ def open_stem_source(spec: str, split: str = "train", sample_rate: int = 22050) 
     raise EventSepError(f"unknown stem source {spec!r}; {SOURCE_HELP}")
 
 
-def _with_ensembles(source: StemSource, split: str) -> StemSource:
-    from .corpus.ensembles import Ensembles, WithEnsembles, ensembles_dir
+def _with_ensembles(source: StemSource, split: str, soundfonts: list[str]) -> StemSource:
+    from .corpus.ensembles import EnsembleMixture, Ensembles, WithEnsembles, ensembles_dir
     from .corpus.paths import CorpusError
 
     try:
-        return WithEnsembles(source, Ensembles(ensembles_dir(None, split, "fluidr3")))
+        sets = [Ensembles(ensembles_dir(None, split, name)) for name in soundfonts]
+        return WithEnsembles(source, sets[0] if len(sets) == 1 else EnsembleMixture(sets))
     except CorpusError as e:
         raise EventSepError(str(e)) from None

@@ -97,3 +97,40 @@ def test_a_recipe_with_ensembles_needs_a_source_with_them(tmp_path):
 def test_missing_ensembles_are_a_clear_error(tmp_path):
     with pytest.raises(CorpusError, match="eventsep corpus ensembles"):
         Ensembles(tmp_path)
+
+
+def test_ensembles_of_several_soundfonts_are_drawn_in_proportion(built, tmp_path, monkeypatch):
+    import shutil
+
+    from engine.corpus.ensembles import EnsembleMixture
+    from engine.sources import open_stem_source
+
+    bank_folder, folder = built
+    cache = tmp_path / "cache"
+    shutil.copytree(bank_folder, cache / "bank" / "train-fluidr3")
+    shutil.copytree(folder, cache / "bank" / "ensembles-train-fluidr3")
+    # a second "soundfont" holding drums only: bass must always come from the first
+    shutil.copytree(folder, cache / "bank" / "ensembles-train-csound", ignore=shutil.ignore_patterns("bass"))
+    monkeypatch.setenv("EVENTSEP_CACHE", str(cache))
+
+    single = open_stem_source("bank+ensembles")
+    assert isinstance(single.ensembles, Ensembles)               # '+ensembles' alone: FluidR3's, as before
+    both = open_stem_source("bank+ensembles:fluidr3,csound")
+    assert isinstance(both.ensembles, EnsembleMixture) and both.ensembles.classes == CLASSES
+    assert len(both.ensembles) == 3 * SHARD
+    first, second = both.ensembles.sets
+    picks = {"bass": [], "drums": []}
+    for seed in range(200):
+        for coarse in CLASSES:
+            rng = np.random.default_rng(seed)
+            stems = both.ensembles.draw(coarse, 4000, rng)
+            again = np.random.default_rng(seed)
+            which = int(again.choice(2, p=[0.5, 0.5] if coarse == "drums" else [1.0, 0.0]))
+            expected = (first, second)[which].draw(coarse, 4000, again)
+            np.testing.assert_array_equal(stems[0].audio, expected[0].audio)
+            picks[coarse].append(which)
+    assert picks["bass"] == [0] * 200 and 70 < sum(picks["drums"]) < 130
+    with pytest.raises(Exception, match="ensembles-train-timgm"):
+        open_stem_source("bank+ensembles:fluidr3,timgm")
+    with pytest.raises(Exception, match="unknown stem source"):
+        open_stem_source("bank+ensemblesX")

@@ -10,7 +10,10 @@ import json
 import sys
 from pathlib import Path
 
-SOUNDFONT_CHOICES = ("fluidr3", "musescore", "timgm")
+from .paths import SOUNDFONTS
+
+SOUNDFONT_CHOICES = ("fluidr3", "musescore", "timgm")       # the evaluation sets' soundfonts
+_SOUNDFONT_NAMES = ", ".join(SOUNDFONTS)
 
 
 def add_parser(subparsers) -> None:
@@ -69,7 +72,7 @@ def add_parser(subparsers) -> None:
     x.add_argument("--classes", default="piano,bass,drums,strings",
                    help="comma-separated coarse classes (default: piano,bass,drums,strings)")
     x.add_argument("--split", default="train", choices=("train", "valid", "test"), help="corpus split (default train)")
-    x.add_argument("--soundfont", default="fluidr3", help="fluidr3 (default), musescore, timgm or an .sf2/.sf3 path")
+    x.add_argument("--soundfont", default="fluidr3", help=f"soundfont: {_SOUNDFONT_NAMES} (default fluidr3) or an .sf2/.sf3 path")
     x.add_argument("--seconds", type=float, default=6.0, help="length of the excerpt (default 6)")
     x.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     x.add_argument("--procedural-only", action="store_true",
@@ -99,7 +102,7 @@ def add_parser(subparsers) -> None:
 
 def _render_args(r, splits: tuple[str, ...], per_class: int, what: str) -> None:
     r.add_argument("--split", default="train", choices=splits, help="corpus split (default train)")
-    r.add_argument("--soundfont", default="fluidr3", help="fluidr3 (default), musescore or timgm")
+    r.add_argument("--soundfont", default="fluidr3", help=f"soundfont: {_SOUNDFONT_NAMES} (default fluidr3)")
     r.add_argument("--per-class", type=int, default=per_class, metavar="N",
                    help=f"{what} per class, rounded up to shards of 64 (default {per_class})")
     r.add_argument("--seconds", type=float, default=4.0, help=f"length of each of the {what} (default 4)")

@@ -138,11 +138,40 @@ class Ensembles:
         return stems
 
 
+class EnsembleMixture:
+    """Ensembles of one split rendered by several soundfonts, drawn from as one: each draw picks a
+    soundfont in proportion to its ensembles of the class (as :class:`~engine.corpus.bank.BankMixture` does
+    for stems)."""
+
+    def __init__(self, sets: Sequence[Ensembles]):
+        if not sets:
+            raise CorpusError("no ensembles to mix")
+        rates = {e.sample_rate for e in sets}
+        if len(rates) > 1:
+            raise CorpusError(f"ensembles at different sample rates: {sorted(rates)}")
+        self.sets = list(sets)
+        self.sample_rate = self.sets[0].sample_rate
+
+    @property
+    def classes(self) -> list[str]:
+        return list(dict.fromkeys(c for e in self.sets for c in e.classes))
+
+    def __len__(self) -> int:
+        return sum(len(e) for e in self.sets)
+
+    def draw(self, coarse: str, num_samples: int, rng: np.random.Generator) -> list[Stem]:
+        sizes = np.array([len(e.by_class[coarse].meta) if coarse in e.by_class else 0 for e in self.sets],
+                         np.float64)
+        if not sizes.sum():
+            raise KeyError(f"no ensembles of class {coarse!r}")
+        return self.sets[int(rng.choice(len(self.sets), p=sizes / sizes.sum()))].draw(coarse, num_samples, rng)
+
+
 class WithEnsembles(StemSource):
     """A stem source (the bank) and the ensembles of the same split: draws, query clips and segments are
     the source's; training takes :attr:`ensembles` for its ensemble share (``TrainConfig.p_ensemble``)."""
 
-    def __init__(self, source: StemSource, ensembles: Ensembles):
+    def __init__(self, source: StemSource, ensembles: Ensembles | EnsembleMixture):
         if getattr(source, "sample_rate", ensembles.sample_rate) != ensembles.sample_rate:
             raise CorpusError(f"ensembles at {ensembles.sample_rate} Hz, stems at {source.sample_rate} Hz")
         self.source = source

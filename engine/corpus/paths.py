@@ -6,7 +6,8 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
-# Soundfonts by short name. FluidR3 is the training soundfont; the other two are unseen-timbre test sets.
+# Soundfonts by short name. FluidR3 is the training soundfont; MuseScore and TimGM are the unseen-timbre
+# test sets; csound and opl3 add training timbres (never in an evaluation set).
 SOUNDFONTS: dict[str, dict] = {
     "fluidr3": {
         "candidates": ["/usr/share/sounds/sf2/FluidR3_GM.sf2"],
@@ -26,6 +27,11 @@ SOUNDFONTS: dict[str, dict] = {
     "csound": {
         "candidates": ["/usr/share/sounds/sf2/sf_GMbank.sf2", "/usr/share/samples/sf_GMbank.sf2"],
         "package": "csound-soundfont",
+    },
+    # a fourth: an OPL3 FM chip's General MIDI set, timbres far from any sample-based bank
+    "opl3": {
+        "candidates": ["/usr/share/sounds/sf2/OPL-3_FM_128M.sf2"],
+        "package": "opl3-soundfont",
     },
 }
 TRAINING_SOUNDFONT = "fluidr3"
