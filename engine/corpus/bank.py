@@ -208,19 +208,32 @@ class BankStemSource(StemSource):
                 yield self._crop(coarse, i, num_samples, rng)
 
 
+def common_sample_rate(parts: Sequence, what: str) -> int:
+    """The one sample rate of several renderings drawn as one (banks, ensembles); CorpusError otherwise."""
+    if not parts:
+        raise CorpusError(f"no {what} to mix")
+    rates = {p.sample_rate for p in parts}
+    if len(rates) > 1:
+        raise CorpusError(f"{what} at different sample rates: {sorted(rates)}")
+    return parts[0].sample_rate
+
+
+def pick_in_proportion(sizes: Sequence[int], rng: np.random.Generator, what: str) -> int:
+    """The index of one of several renderings, drawn in proportion to ``sizes`` (their items of a class)."""
+    weights = np.asarray(sizes, np.float64)
+    if not weights.sum():
+        raise KeyError(what)
+    return int(rng.choice(len(weights), p=weights / weights.sum()))
+
+
 class BankMixture(StemSource):
     """Banks of one split rendered by several soundfonts, drawn from as one source: each draw picks a
     bank in proportion to its stems of the class; a query clip comes from any bank (so often another
     soundfont than the target's: the query names the class, not the synthesizer)."""
 
     def __init__(self, banks: Sequence[BankStemSource]):
-        if not banks:
-            raise CorpusError("no stem banks to mix")
-        rates = {b.sample_rate for b in banks}
-        if len(rates) > 1:
-            raise CorpusError(f"stem banks at different sample rates: {sorted(rates)}")
+        self.sample_rate = common_sample_rate(banks, "stem banks")
         self.banks = list(banks)
-        self.sample_rate = banks[0].sample_rate
         self.stem_samples = min(b.stem_samples for b in banks)
         self._classes = list(dict.fromkeys(c for b in banks for c in b.classes))
 
@@ -235,10 +248,8 @@ class BankMixture(StemSource):
         return sum(len(b) for b in self.banks)
 
     def _bank(self, coarse: str, rng: np.random.Generator) -> BankStemSource:
-        sizes = np.array([len(b.stems[coarse]) if coarse in b.stems else 0 for b in self.banks], np.float64)
-        if not sizes.sum():
-            raise KeyError(f"unknown class {coarse!r}; these banks have {self.classes}")
-        return self.banks[int(rng.choice(len(self.banks), p=sizes / sizes.sum()))]
+        sizes = [len(b.stems[coarse]) if coarse in b.stems else 0 for b in self.banks]
+        return self.banks[pick_in_proportion(sizes, rng, f"unknown class {coarse!r}; these banks have {self.classes}")]
 
     def draw(self, coarse: str, num_samples: int, rng: np.random.Generator) -> Stem:
         return self._bank(coarse, rng).draw(coarse, num_samples, rng)

@@ -27,7 +27,8 @@ import numpy as np
 
 from ..stems import Stem, StemSource
 from ..taxonomy import CORE_CLASSES
-from .bank import DEFAULT_SECONDS, SHARD, bank_root, read_shards, render_shards, save_shard
+from .bank import (DEFAULT_SECONDS, SHARD, bank_root, common_sample_rate, pick_in_proportion, read_shards,
+                   render_shards, save_shard)
 from .paths import CorpusError
 
 PARTS = 4                     # the target and at most 3 others, as in the evaluation items
@@ -144,13 +145,8 @@ class EnsembleMixture:
     for stems)."""
 
     def __init__(self, sets: Sequence[Ensembles]):
-        if not sets:
-            raise CorpusError("no ensembles to mix")
-        rates = {e.sample_rate for e in sets}
-        if len(rates) > 1:
-            raise CorpusError(f"ensembles at different sample rates: {sorted(rates)}")
+        self.sample_rate = common_sample_rate(sets, "ensembles")
         self.sets = list(sets)
-        self.sample_rate = self.sets[0].sample_rate
 
     @property
     def classes(self) -> list[str]:
@@ -160,11 +156,8 @@ class EnsembleMixture:
         return sum(len(e) for e in self.sets)
 
     def draw(self, coarse: str, num_samples: int, rng: np.random.Generator) -> list[Stem]:
-        sizes = np.array([len(e.by_class[coarse].meta) if coarse in e.by_class else 0 for e in self.sets],
-                         np.float64)
-        if not sizes.sum():
-            raise KeyError(f"no ensembles of class {coarse!r}")
-        return self.sets[int(rng.choice(len(self.sets), p=sizes / sizes.sum()))].draw(coarse, num_samples, rng)
+        sizes = [len(e.by_class[coarse].meta) if coarse in e.by_class else 0 for e in self.sets]
+        return self.sets[pick_in_proportion(sizes, rng, f"no ensembles of class {coarse!r}")].draw(coarse, num_samples, rng)
 
 
 class WithEnsembles(StemSource):
