@@ -81,6 +81,30 @@ def score_evalset(model_dir: Path, evalset) -> dict:
             "other clip": means["rq"]["mean"], "per class": means["class_mean"]}
 
 
+CSV_HEADER = "run,step,set,class_name,other_clip\n"
+
+
+def run_name(model_dir: str) -> str:
+    """The training run a checkpoint folder belongs to: ``runs/snap/<run>_<step>`` -> ``<run>``,
+    ``runs/<run>`` or ``runs/<run>/best`` -> ``<run>``; other folders keep their path."""
+    path = Path(model_dir)
+    if path.parent.name == "snap":
+        run, _, step = path.name.rpartition("_")
+        return run if step.isdigit() else path.name
+    if path.name == "best":
+        path = path.parent
+    return path.name if path.parent.name == "runs" else str(model_dir)
+
+
+def append_csv(path: Path, rows: list[dict], evalset: str) -> None:
+    new = not path.exists()
+    with path.open("a") as f:
+        if new:
+            f.write(CSV_HEADER)
+        for r in rows:
+            f.write(f"{run_name(r['model'])},{r['step']},{evalset},{r['class name']:.3f},{r['other clip']:.3f}\n")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("models", nargs="+", help="checkpoint folders (with class latents)")
@@ -94,6 +118,9 @@ def main() -> int:
                     help="score on <cache>/evalset/NAME instead (valid-fluidr3, valid-timgm: the valid split's "
                          "look-alike of the evaluation set)")
     ap.add_argument("--json", default=None, help="also write the rows here")
+    ap.add_argument("--csv", default=None, metavar="FILE",
+                    help="with --evalset: append one row per model (run, step, set, class name, other clip) to "
+                         "FILE, e.g. docs/lookalike_scores.csv, which benchmarks/lookalike_curves.py draws")
     args = ap.parse_args()
     if args.evalset:
         from engine.corpus.evalset import load_evalset
@@ -112,6 +139,8 @@ def main() -> int:
             print(f"| {r['model']} | {r['step']} | {r['class name']:.2f} | {r['other clip']:.2f} |")
         if args.json:
             Path(args.json).write_text(json.dumps(rows, indent=1))
+        if args.csv:
+            append_csv(Path(args.csv), rows, args.evalset)
         return 0
     try:
         source = BankStemSource(bank_dir(None, "valid", args.soundfont))
