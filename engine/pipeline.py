@@ -360,7 +360,7 @@ class EventSep:
         seconds["when"] = time.perf_counter() - t
         t = time.perf_counter()
         estimate, combined, gain, info = self.assemble(unet, flow, prob, frame_seconds, sample_rate, cfg)
-        if cfg.presence == "gate" and presence is not None and not presence.present:
+        if cfg.presence == "gate" and presence is not None and presence.gated:
             estimate = np.zeros_like(estimate)         # the class is not in the file: nothing to give back
         seconds["ensemble+mask"] = time.perf_counter() - t
         return PipelineResult(estimate, combined, sample_rate, target, prob, frame_seconds, gain, seconds, info,

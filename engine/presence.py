@@ -18,7 +18,9 @@ corpus' *valid* split (``python -m engine.presence_fit``):
   90th percentiles and maximum for targets that play in part of the file).
 
 The decision threshold is chosen on the same valid data (the one that maximises the worse of the two
-accuracies, present and absent). Fitted to one separator: the calibration names the checkpoint (its step and
+accuracies, present and absent). Silencing is a separate, stricter line: the *gate threshold*, the score
+below which only a small share of the valid items that hold the class fall (``engine.presence_fit``), so
+that a wrong "absent" decision near the threshold reports but does not throw a sounding target away. Fitted to one separator: the calibration names the checkpoint (its step and
 the digest of its weights file) and the pipeline says so when another separator runs with it.
 """
 from __future__ import annotations
@@ -63,8 +65,8 @@ def presence_features(level: float, detector_mixture: np.ndarray, detector_estim
 
 @dataclass
 class PresenceCalibration:
-    """Logistic-regression weights over :data:`FEATURES`, the decision threshold on its probability, and
-    what it was fitted to."""
+    """Logistic-regression weights over :data:`FEATURES`, the decision threshold on its probability, the
+    (lower) gate threshold under which the pipeline silences, and what it was fitted to."""
 
     weights: list[float]
     bias: float
@@ -72,6 +74,7 @@ class PresenceCalibration:
     separator: dict = field(default_factory=dict)      # {"step": ..., "weights_sha256": ...}
     fitted_on: str = ""
     valid: dict = field(default_factory=dict)          # accuracies measured when fitting
+    gate_threshold: float | None = None                # None: the decision threshold (older files)
 
     def score(self, features: np.ndarray) -> float:
         """P(the class is in the file), in [0, 1]."""
@@ -94,28 +97,37 @@ class PresenceCalibration:
             raise EventSepError(f"{path}: not a presence calibration ({e})") from None
         if tuple(data.get("features", ())) != FEATURES or len(data.get("weights", ())) != len(FEATURES):
             raise EventSepError(f"{path}: a presence calibration for other features {data.get('features')}")
-        return cls(**{k: data[k] for k in ("weights", "bias", "threshold", "separator", "fitted_on", "valid")
-                      if k in data})
+        return cls(**{k: data[k] for k in ("weights", "bias", "threshold", "gate_threshold", "separator",
+                                           "fitted_on", "valid") if k in data})
 
 
 @dataclass
 class Presence:
-    """The decision for one file: ``score`` P(present), ``present`` = score >= threshold."""
+    """The decision for one file: ``score`` P(present), ``present`` = score >= threshold; ``gated``: the
+    score is under the gate threshold too (the evidence is strong enough to silence the output)."""
 
     score: float
     present: bool
     threshold: float
     features: dict[str, float]
+    gate_threshold: float = 0.0
+
+    @property
+    def gated(self) -> bool:
+        return self.score < self.gate_threshold
 
     def to_dict(self) -> dict:
         return {"score": round(self.score, 4), "present": self.present, "threshold": round(self.threshold, 4),
+                "gate_threshold": round(self.gate_threshold, 4), "gated": self.gated,
                 "features": {k: round(v, 4) for k, v in self.features.items()}}
 
 
 def judge(calibration: PresenceCalibration, features: np.ndarray) -> Presence:
     score = calibration.score(features)
+    gate = calibration.threshold if calibration.gate_threshold is None else min(calibration.gate_threshold,
+                                                                                  calibration.threshold)
     return Presence(score, score >= calibration.threshold, calibration.threshold,
-                    dict(zip(FEATURES, map(float, features))))
+                    dict(zip(FEATURES, map(float, features))), gate)
 
 
 def separator_identity(model_dir: str | Path) -> dict:

@@ -11,7 +11,9 @@ one unless ``--model``), the detector and the target-activity model give the fou
 logistic regression is fitted on all of them (present = whole and intermittent) and the decision threshold
 picked where the worse of the two accuracies, present and absent, is highest. Two-fold cross-validation
 over items (fit on one half, judge the other) gives the accuracies the calibration file reports, per kind,
-so the numbers are not the fit's own.
+so the numbers are not the fit's own. The gate threshold (under which ``--presence gate`` silences) is the
+score that only ``--gate-share`` of the present items fall under; the file reports, by the same two folds,
+which share of present and of absent items it silences.
 """
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ from .presence import FEATURES, SHIPPED, PresenceCalibration, balanced_threshold
 
 KINDS = ("whole", "intermittent", "absent")
 SEED = 7001          # the intermittent spans; the evaluation (benchmarks/eventsep_eval.py) seeds its own
+GATE_SHARE = 0.02    # the share of valid items that hold the class which the gate may silence
 
 
 def item_features(es, items, progress: bool = True) -> tuple[np.ndarray, np.ndarray]:
@@ -57,20 +60,30 @@ def _probabilities(features: np.ndarray, weights: np.ndarray, bias: float) -> np
     return 1.0 / (1.0 + np.exp(-(features @ weights + bias)))
 
 
-def cross_validated(features: np.ndarray, kinds: np.ndarray, folds: int = 2) -> dict[str, float]:
-    """Accuracy per kind of fit-and-threshold on ``folds - 1`` folds, judged on the held-out one; the rows
-    of an item stay in the same fold."""
+def gate_threshold(scores: np.ndarray, present: np.ndarray, share: float = GATE_SHARE) -> float:
+    """The score under which ``share`` of the present items fall."""
+    return float(np.quantile(scores[present], share))
+
+
+def cross_validated(features: np.ndarray, kinds: np.ndarray, folds: int = 2,
+                    gate_share: float = GATE_SHARE) -> dict[str, float]:
+    """Accuracy per kind of fit-and-threshold on ``folds - 1`` folds, judged on the held-out one, and the
+    share of each kind the gate silences (``<kind>_gated``); the rows of an item stay in the same fold."""
     per_item = len(KINDS)
     fold_of = np.repeat(np.arange(len(kinds) // per_item) % folds, per_item)
     present = kinds != KINDS.index("absent")
     right = {kind: [] for kind in KINDS}
+    gated = {kind: [] for kind in KINDS}
     for k in range(folds):
         train, test = fold_of != k, fold_of == k
         scores = _probabilities(features, *fit_logistic(features[train], present[train]))
         t, _, _ = balanced_threshold(scores[train], present[train])
+        g = min(t, gate_threshold(scores[train], present[train], gate_share))
         for i, kind in enumerate(KINDS):
             right[kind] += list((scores[test & (kinds == i)] >= t) == (kind != "absent"))
-    return {kind: float(np.mean(v)) for kind, v in right.items()}
+            gated[kind] += list(scores[test & (kinds == i)] < g)
+    return {**{kind: float(np.mean(v)) for kind, v in right.items()},
+            **{f"{kind}_gated": float(np.mean(v)) for kind, v in gated.items()}}
 
 
 def main(argv=None) -> int:
@@ -84,6 +97,10 @@ def main(argv=None) -> int:
     p.add_argument("--model", default=None, help="separator checkpoint folder (default: the shipped one)")
     p.add_argument("--out", default=str(SHIPPED), help=f"calibration file to write (default {SHIPPED})")
     p.add_argument("--limit", type=int, default=0, help="only the first N items (0: all)")
+    p.add_argument("--gate-share", type=float, default=GATE_SHARE,
+                   help=f"share of the valid items that hold the class the gate may silence (default {GATE_SHARE})")
+    p.add_argument("--features", default=None,
+                   help="also write the features and kinds of every item here (.npz), for study")
     a = p.parse_args(argv)
     if a.set.startswith("test") or not a.set.startswith("valid"):
         p.error("fit on a valid split set (valid-<soundfont>), never on an evaluation set")
@@ -96,20 +113,27 @@ def main(argv=None) -> int:
     ds = load_evalset(root)
     items = [ds[i] for i in range(len(ds))][:a.limit or None]
     features, kinds = item_features(es, items)
+    if a.features:
+        np.savez(a.features, features=features, kinds=kinds, names=np.array(FEATURES))
     present = kinds != KINDS.index("absent")
     w, b = fit_logistic(features, present)
     scores = _probabilities(features, w, b)
     threshold, acc_p, acc_a = balanced_threshold(scores, present)
-    cv = cross_validated(features, kinds)
+    gate = min(threshold, gate_threshold(scores, present, a.gate_share))
+    cv = cross_validated(features, kinds, gate_share=a.gate_share)
     valid = {"items": len(items), "present_accuracy_in_sample": acc_p, "absent_accuracy_in_sample": acc_a,
-             **{f"{kind}_accuracy_2fold": v for kind, v in cv.items()}}
+             "gate_share": a.gate_share,
+             **{(f"{kind}_2fold" if kind.endswith("_gated") else f"{kind}_accuracy_2fold"): v
+                for kind, v in cv.items()}}
     cal = PresenceCalibration([float(v) for v in w], b, threshold, separator_identity(es.model_dir),
                               f"{a.set}: {len(items)} items, whole, intermittent and without their target",
-                              valid)
+                              valid, gate_threshold=gate)
     cal.save(a.out)
-    print(f"weights {dict(zip(FEATURES, np.round(w, 3)))}, bias {b:.3f}, threshold {threshold:.3f}")
+    print(f"weights {dict(zip(FEATURES, np.round(w, 3)))}, bias {b:.3f}, threshold {threshold:.3f}, "
+          f"gate threshold {gate:.3f}")
     print(f"in sample: present {acc_p:.3f}, absent {acc_a:.3f}; 2-fold: "
-          + ", ".join(f"{kind} {v:.3f}" for kind, v in cv.items()))
+          + ", ".join(f"{kind} {cv[kind]:.3f}" for kind in KINDS) + "; silenced by the gate (2-fold): "
+          + ", ".join(f"{kind} {cv[kind + '_gated']:.3f}" for kind in KINDS))
     print(f"wrote {a.out} in {time.time() - t0:.0f} s")
     return 0
 

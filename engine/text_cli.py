@@ -38,7 +38,8 @@ def add_parser(sub) -> None:
                         "percentile in the file, as the prompt says the class is there)")
     p.add_argument("--presence", choices=PRESENCE, default=DEFAULT_PRESENCE,
                    help="is the class in the file at all? 'gate': judge it (the detector's evidence and the "
-                        "separator's output) and give silence when it is not; 'report': judge and report it, "
+                        "separator's output) and give silence when the evidence says it is not (the score "
+                        "under the calibration's gate threshold); 'report': judge and report it, "
                         "output unchanged; 'off': assume it is there (default: " + DEFAULT_PRESENCE + ")")
     p.add_argument("--ensemble", choices=ENSEMBLES, default=e.mode,
                    help=f"how U-Net and generative outputs combine (default: {e.mode})")
@@ -65,7 +66,12 @@ def presence_line(result, mode: str) -> str:
     p, name = result.presence, result.target.coarse
     if p.present:
         return f"presence of {name}: {p.score:.2f} (threshold {p.threshold:.2f}): in the file"
-    consequence = "the output is silence" if mode == "gate" else "output kept (--presence report)"
+    if mode != "gate":
+        consequence = "output kept (--presence report)"
+    elif p.gated:
+        consequence = "the output is silence"
+    else:   # between the two thresholds: not sure enough to throw the output away
+        consequence = f"output kept (score above the gate threshold {p.gate_threshold:.2f})"
     return f"presence of {name}: {p.score:.2f} (threshold {p.threshold:.2f}): NOT in the file; {consequence}"
 
 

@@ -62,3 +62,26 @@ def test_presence_accuracy_and_absent_levels():
     lines = ev.absent_section(recs, ["U-Net alone"])
     assert "| U-Net alone | -20.0 | 50 % |" in lines
     assert ev.output_db(np.ones(10), np.zeros(10)) == ev.SILENCE_DB
+
+
+def test_baselines_and_ablation_stay_ungated_and_only_the_defaults_follow_the_pipeline():
+    rows = {name: opts for name, opts, _ in ev.systems()}
+    assert rows["EventSep defaults"] == {} and rows["EventSep defaults, presence gate"] == {"presence": "gate"}
+    assert all(opts.get("presence") == "report" for name, opts in rows.items() if not name.startswith("EventSep defaults"))
+    weights = {opts.get("weight") for name, opts in rows.items() if name.startswith("ablation rate")}
+    assert weights == set(ev.RATE_WEIGHTS)
+
+
+def test_the_defaults_rule_takes_the_best_intermittent_config_that_keeps_the_whole_subset():
+    names = [name for name, _ in ev.ablation_configs()]
+    recs = [{"system": "U-Net alone", "subset": "whole", "si_sdri": 5.0}]
+    for i, name in enumerate(names):      # every config: 4 dB intermittent, whole 5.0 (within the tolerance)
+        recs += [{"system": name, "subset": "intermittent", "si_sdri": 4.0},
+                 {"system": name, "subset": "whole", "si_sdri": 5.0}]
+    best, worse_whole = names[7], names[3]
+    recs += [{"system": best, "subset": "intermittent", "si_sdri": 6.0},          # mean 5.0: the pick
+             {"system": worse_whole, "subset": "intermittent", "si_sdri": 20.0},  # better, but loses the whole set
+             {"system": worse_whole, "subset": "whole", "si_sdri": 3.0}]
+    name, opts, inter, whole = ev.pick_defaults(recs)
+    assert name == best and inter == pytest.approx(5.0) and whole == pytest.approx(5.0)
+    assert dict(ev.ablation_configs())[best] == opts
