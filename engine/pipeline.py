@@ -29,7 +29,8 @@ from .audio import resample
 from .ensemble import ENSEMBLES, EnsembleConfig, combine
 from .errors import EventSepError
 from .separate import overlap_add, separate_array
-from .text_options import DEFAULT_PRESENCE, DEFAULT_STEPS, MASKS, PRESENCE, WHENS
+from .text_options import (DEFAULT_MASK, DEFAULT_PRESENCE, DEFAULT_STEPS, DEFAULT_THRESHOLD, MASKS, PRESENCE,
+                           WHENS)
 
 if TYPE_CHECKING:
     from .detection.infer import Detection
@@ -42,8 +43,8 @@ RELATIVE_FLOOR = 0.2
 
 @dataclass
 class PipelineConfig:
-    mask: str = "soft"
-    threshold: float = 0.55
+    mask: str = DEFAULT_MASK
+    threshold: float = DEFAULT_THRESHOLD
     when: str = "activity"
     ensemble: EnsembleConfig = field(default_factory=EnsembleConfig)
     steps: int = DEFAULT_STEPS

@@ -11,7 +11,8 @@ from .errors import EventSepError
 
 
 def add_parser(sub) -> None:
-    from .text_options import DEFAULT_PRESENCE, DEFAULT_STEPS, ENSEMBLES, MASKS, PRESENCE, WHENS, EnsembleConfig
+    from .text_options import (DEFAULT_MASK, DEFAULT_PRESENCE, DEFAULT_STEPS, DEFAULT_THRESHOLD, ENSEMBLES, MASKS,
+                               PRESENCE, WHENS, EnsembleConfig)
 
     e = EnsembleConfig()
     p = sub.add_parser(
@@ -27,9 +28,9 @@ def add_parser(sub) -> None:
                    help="the mixture file and the prompt (with --batch: the prompt only)")
     p.add_argument("-o", "--out", required=True, help="output file (or folder, with --batch)")
     p.add_argument("--batch", metavar="DIR", default=None, help="process every audio file in DIR")
-    p.add_argument("--mask", choices=MASKS, default="soft", help="temporal mask (default: soft)")
-    p.add_argument("--threshold", type=_unit_open, default=0.55,
-                   help="mask threshold on the calibrated class probability (default: 0.55)")
+    p.add_argument("--mask", choices=MASKS, default=DEFAULT_MASK, help=f"temporal mask (default: {DEFAULT_MASK})")
+    p.add_argument("--threshold", type=_unit_open, default=DEFAULT_THRESHOLD,
+                   help=f"mask threshold on the calibrated class probability (default: {DEFAULT_THRESHOLD})")
     p.add_argument("--when", choices=WHENS, default="activity",
                    help="the mask's curve: 'activity' = the target-activity model on the mixture and the "
                         "U-Net's estimate (default), 'detector' = the detector on the mixture alone")
