@@ -48,12 +48,14 @@ from engine.metrics import sdr_bsseval, si_sdr  # noqa: E402
 from engine.pipeline import WHENS, EventSep, PipelineConfig, relative_curve, with_options  # noqa: E402
 from engine.presence import level_db  # noqa: E402
 from engine.taxonomy import CORE_CLASSES  # noqa: E402
+from engine.text_options import EnsembleConfig  # noqa: E402
 from engine.textquery.prompts import prompt_for  # noqa: E402
 
 ENSEMBLE_MODES = ("unet", "rate", "band", "progressive")
 MASKS = ("none", "soft", "hard")
 THRESHOLDS = (0.3, 0.4, 0.5, 0.55, 0.6, 0.7, 0.8)
 RATE_WEIGHTS = (0.5, 0.6, 0.7, 0.8, 0.9)      # the rate ensemble's U-Net share
+DEFAULT_RATE_WEIGHT = EnsembleConfig().weight  # its rows keep the plain name ("ablation rate soft 0.55")
 # the rule that picks the defaults on a *valid* look-alike set, fixed before any score of it: the ablation
 # configuration with the best intermittent SI-SDRi among those whose whole SI-SDRi stays within this many dB
 # of the separator alone's
@@ -143,7 +145,7 @@ def ablation_configs() -> list[tuple[str, dict]]:
     rows = []
     for mode in ENSEMBLE_MODES:
         for weight in (RATE_WEIGHTS if mode == "rate" else (None,)):
-            label = mode if weight is None or weight == 0.7 else f"{mode} w{weight:.1f}"
+            label = mode if weight in (None, DEFAULT_RATE_WEIGHT) else f"{mode} w{weight:.1f}"
             extra = {} if weight is None else {"weight": weight}
             for mask in ("soft", "hard"):
                 for thr in THRESHOLDS:

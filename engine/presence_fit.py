@@ -60,9 +60,10 @@ def _probabilities(features: np.ndarray, weights: np.ndarray, bias: float) -> np
     return 1.0 / (1.0 + np.exp(-(features @ weights + bias)))
 
 
-def gate_threshold(scores: np.ndarray, present: np.ndarray, share: float = GATE_SHARE) -> float:
-    """The score under which ``share`` of the present items fall."""
-    return float(np.quantile(scores[present], share))
+def gate_threshold(scores: np.ndarray, present: np.ndarray, decision: float, share: float = GATE_SHARE) -> float:
+    """The score under which ``share`` of the present items fall, never above the ``decision`` threshold
+    (the gate silences only what the decision calls absent)."""
+    return min(decision, float(np.quantile(scores[present], share)))
 
 
 def cross_validated(features: np.ndarray, kinds: np.ndarray, folds: int = 2,
@@ -78,7 +79,7 @@ def cross_validated(features: np.ndarray, kinds: np.ndarray, folds: int = 2,
         train, test = fold_of != k, fold_of == k
         scores = _probabilities(features, *fit_logistic(features[train], present[train]))
         t, _, _ = balanced_threshold(scores[train], present[train])
-        g = min(t, gate_threshold(scores[train], present[train], gate_share))
+        g = gate_threshold(scores[train], present[train], t, gate_share)
         for i, kind in enumerate(KINDS):
             right[kind] += list((scores[test & (kinds == i)] >= t) == (kind != "absent"))
             gated[kind] += list(scores[test & (kinds == i)] < g)
@@ -119,7 +120,7 @@ def main(argv=None) -> int:
     w, b = fit_logistic(features, present)
     scores = _probabilities(features, w, b)
     threshold, acc_p, acc_a = balanced_threshold(scores, present)
-    gate = min(threshold, gate_threshold(scores, present, a.gate_share))
+    gate = gate_threshold(scores, present, threshold, a.gate_share)
     cv = cross_validated(features, kinds, gate_share=a.gate_share)
     valid = {"items": len(items), "present_accuracy_in_sample": acc_p, "absent_accuracy_in_sample": acc_a,
              "gate_share": a.gate_share,
