@@ -29,8 +29,8 @@ from .audio import resample
 from .ensemble import ENSEMBLES, EnsembleConfig, combine
 from .errors import EventSepError
 from .separate import overlap_add, separate_array
-from .text_options import (DEFAULT_MASK, DEFAULT_PRESENCE, DEFAULT_STEPS, DEFAULT_THRESHOLD, MASKS, PRESENCE,
-                           WHENS)
+from .text_options import (DEFAULT_GATE_DEPTH_DB, DEFAULT_MASK, DEFAULT_PRESENCE, DEFAULT_STEPS,
+                           DEFAULT_THRESHOLD, MASKS, PRESENCE, WHENS)
 
 if TYPE_CHECKING:
     from .detection.infer import Detection
@@ -52,12 +52,15 @@ class PipelineConfig:
     # scale the curve by its 95th percentile (at least RELATIVE_FLOOR): see probability()
     relative: bool = True
     seed: int = 0
-    # whether the class is in the file at all (engine.presence): "gate" (silence when not), "report", "off"
+    # whether the class is in the file at all (engine.presence): "gate" (near-silence when not), "report", "off"
     presence: str = DEFAULT_PRESENCE
+    gate_depth_db: float = DEFAULT_GATE_DEPTH_DB     # how far a gated output is turned down (dB)
 
     def check(self) -> None:
         if self.presence not in PRESENCE:
             raise EventSepError(f"--presence must be one of {', '.join(PRESENCE)}, got {self.presence!r}")
+        if not 0.0 <= self.gate_depth_db <= 200.0:
+            raise EventSepError(f"--gate-depth must be between 0 and 200 dB, got {self.gate_depth_db}")
         if self.mask not in MASKS:
             raise EventSepError(f"--mask must be one of {', '.join(MASKS)}, got {self.mask!r}")
         if not 0.0 < self.threshold < 1.0:
@@ -361,11 +364,18 @@ class EventSep:
         seconds["when"] = time.perf_counter() - t
         t = time.perf_counter()
         estimate, combined, gain, info = self.assemble(unet, flow, prob, frame_seconds, sample_rate, cfg)
-        if cfg.presence == "gate" and presence is not None and presence.gated:
-            estimate = np.zeros_like(estimate)         # the class is not in the file: nothing to give back
+        estimate = gated_output(estimate, presence, cfg)
         seconds["ensemble+mask"] = time.perf_counter() - t
         return PipelineResult(estimate, combined, sample_rate, target, prob, frame_seconds, gain, seconds, info,
                               presence)
+
+
+def gated_output(estimate: np.ndarray, presence: "Presence | None", cfg: PipelineConfig) -> np.ndarray:
+    """``estimate`` as the pipeline gives it back: turned down by ``cfg.gate_depth_db`` when WHETHER gates
+    (``cfg.presence == "gate"`` and the score is under the gate threshold), else unchanged."""
+    if cfg.presence == "gate" and presence is not None and presence.gated:
+        return (estimate * np.float32(10.0 ** (-cfg.gate_depth_db / 20.0))).astype(estimate.dtype)
+    return estimate
 
 
 def _fit(x: np.ndarray, n: int) -> np.ndarray:

@@ -49,14 +49,17 @@ def write_report(result: PipelineResult, config: PipelineConfig, directory: str 
         "text_score": result.target.score,
         "settings": {"mask": config.mask, "threshold": config.threshold, "when": config.when, "steps": config.steps,
                      "calibrated": config.calibrate, "relative": config.relative, "ensemble": asdict(config.ensemble),
-                     "presence": config.presence},
+                     "presence": config.presence, "gate_depth_db": config.gate_depth_db},
         "active_spans_s": [[round(s, 3), round(e, 3)] for s, e in spans],
         "active_fraction": float(np.mean(result.prob >= config.threshold)) if len(result.prob) else 0.0,
         "mask_mean_gain": float(result.gain.mean()),
         "ensemble": {k: (float(v) if isinstance(v, (int, float, np.floating)) else v)
                      for k, v in result.ensemble_info.items()},
         "seconds": {k: round(v, 3) for k, v in result.seconds.items()},
-        "presence": None if result.presence is None else {**result.presence.to_dict(), "mode": config.presence},
+        "presence": None if result.presence is None else {
+            **result.presence.to_dict(), "mode": config.presence,
+            # the output's gain from WHETHER, in dB (0 unless gated)
+            "output_gain_db": -config.gate_depth_db if config.presence == "gate" and result.presence.gated else 0.0},
     }
     paths = [d / f"{stem}.json"]
     paths[0].write_text(json.dumps(info, indent=1))

@@ -11,8 +11,8 @@ from .errors import EventSepError
 
 
 def add_parser(sub) -> None:
-    from .text_options import (DEFAULT_MASK, DEFAULT_PRESENCE, DEFAULT_STEPS, DEFAULT_THRESHOLD, ENSEMBLES, MASKS,
-                               PRESENCE, WHENS, EnsembleConfig)
+    from .text_options import (DEFAULT_GATE_DEPTH_DB, DEFAULT_MASK, DEFAULT_PRESENCE, DEFAULT_STEPS,
+                               DEFAULT_THRESHOLD, ENSEMBLES, MASKS, PRESENCE, WHENS, EnsembleConfig)
 
     e = EnsembleConfig()
     p = sub.add_parser(
@@ -38,10 +38,15 @@ def add_parser(sub) -> None:
                    help="use the calibrated probability as is (default: scaled by its 95th "
                         "percentile in the file, as the prompt says the class is there)")
     p.add_argument("--presence", choices=PRESENCE, default=DEFAULT_PRESENCE,
-                   help="is the class in the file at all? 'gate': judge it (the detector's evidence and the "
-                        "separator's output) and give silence when the evidence says it is not (the score "
-                        "under the calibration's gate threshold); 'report': judge and report it, "
-                        "output unchanged; 'off': assume it is there (default: " + DEFAULT_PRESENCE + ")")
+                   help="is the class in the file at all? 'gate': judge it (the detector's evidence, the "
+                        "target-activity model and the separator's output) and turn the output down by "
+                        "--gate-depth when the evidence says it is not (the score under the calibration's "
+                        "gate threshold); 'report': judge and report it, output unchanged; 'off': assume it "
+                        "is there (default: " + DEFAULT_PRESENCE + ")")
+    p.add_argument("--gate-depth", type=float, default=DEFAULT_GATE_DEPTH_DB, metavar="DB",
+                   help="how far --presence gate turns a judged-absent output down, in dB, 0-200 "
+                        f"(default: {DEFAULT_GATE_DEPTH_DB:.0f}: near-silence that a wrong decision can be "
+                        "turned back up from)")
     p.add_argument("--ensemble", choices=ENSEMBLES, default=e.mode,
                    help=f"how U-Net and generative outputs combine (default: {e.mode})")
     p.add_argument("--weight", type=float, default=e.weight,
@@ -62,15 +67,15 @@ def add_parser(sub) -> None:
     p.set_defaults(func=cmd_text)
 
 
-def presence_line(result, mode: str) -> str:
-    """The console line of the WHETHER decision."""
-    p, name = result.presence, result.target.coarse
+def presence_line(result, config) -> str:
+    """The console line of the WHETHER decision (``config``: the run's :class:`PipelineConfig`)."""
+    p, name, mode = result.presence, result.target.coarse, config.presence
     if p.present:
         return f"presence of {name}: {p.score:.2f} (threshold {p.threshold:.2f}): in the file"
     if mode != "gate":
         consequence = "output kept (--presence report)"
     elif p.gated:
-        consequence = "the output is silence"
+        consequence = f"the output is turned down by {config.gate_depth_db:.0f} dB (near-silence)"
     else:   # between the two thresholds: not sure enough to throw the output away
         consequence = f"output kept (score above the gate threshold {p.gate_threshold:.2f})"
     return f"presence of {name}: {p.score:.2f} (threshold {p.threshold:.2f}): NOT in the file; {consequence}"
@@ -110,6 +115,7 @@ def cmd_text(args) -> int:
     prompt, jobs, batch = _plan(args)
     config = PipelineConfig(mask=args.mask, threshold=args.threshold, steps=args.steps, seed=args.seed,
                             relative=not args.absolute, when=args.when, presence=args.presence,
+                            gate_depth_db=args.gate_depth,
                             ensemble=EnsembleConfig(mode=args.ensemble, weight=args.weight,
                                                     crossover_hz=args.crossover))
     config.check()
@@ -149,7 +155,7 @@ def cmd_text(args) -> int:
 
             write_report(result, config, args.report, src.stem, audio, str(src))
         if result.presence is not None:
-            print(presence_line(result, config.presence))
+            print(presence_line(result, config))
         stages = ", ".join(f"{k} {v:.1f}" for k, v in result.seconds.items())
         print(f"{src} -> {dst}  [{audio.shape[-1] / rate:.1f} s audio in {time.perf_counter() - t0:.1f} s: "
               f"{stages}; mask mean gain {result.gain.mean():.2f}]")

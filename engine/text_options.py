@@ -34,10 +34,15 @@ MASKS = ("soft", "hard", "none")
 # benchmarks/eventsep_eval.py (best intermittent SI-SDRi, whole within 0.1 dB of the separator alone)
 DEFAULT_MASK = "soft"
 DEFAULT_THRESHOLD = 0.40
-# WHETHER (engine.presence): "gate" judges whether the class is in the file at all and gives silence when it
-# is not; "report" judges and reports it, the output unchanged; "off" assumes the class is there
+# WHETHER (engine.presence): "gate" judges whether the class is in the file at all and gives near-silence
+# when the evidence says it is not; "report" judges and reports it, the output unchanged; "off" assumes the
+# class is there
 PRESENCE = ("gate", "report", "off")
-DEFAULT_PRESENCE = "report"
+DEFAULT_PRESENCE = "gate"
+# how far the gate turns a judged-absent output down, as a noise gate's range: far enough to be near-silence
+# (the separator's answer for an absent class is -13 dB re the mixture at the median on valid), not to
+# zero, so a wrong decision loses nothing a user cannot turn back up
+DEFAULT_GATE_DEPTH_DB = 40.0
 # where the temporal mask's curve comes from: the target-activity model (the mixture and the U-Net's
 # estimate of the target, engine.activity) or the detector on the mixture alone
 WHENS = ("activity", "detector")

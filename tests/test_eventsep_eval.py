@@ -66,7 +66,7 @@ def test_presence_accuracy_and_absent_levels():
 
 def test_baselines_and_ablation_stay_ungated_and_only_the_defaults_follow_the_pipeline():
     rows = {name: opts for name, opts, _ in ev.systems()}
-    assert rows["EventSep defaults"] == {} and rows["EventSep defaults, presence gate"] == {"presence": "gate"}
+    assert rows["EventSep defaults"] == {} and rows["EventSep defaults, presence report"] == {"presence": "report"}
     assert all(opts.get("presence") == "report" for name, opts in rows.items() if not name.startswith("EventSep defaults"))
     weights = {opts.get("weight") for name, opts in rows.items() if name.startswith("ablation rate")}
     assert weights == set(ev.RATE_WEIGHTS)

@@ -83,17 +83,23 @@ def es():
     return EventSep(config=PipelineConfig(steps=1, mask="none", presence="gate"))
 
 
-def test_a_class_in_the_file_passes_and_one_that_is_not_gives_silence(es, example):
+def test_a_class_in_the_file_passes_and_one_that_is_not_gives_near_silence(es, example):
     audio, rate = example
     piano = es.run(audio, rate, class_name="piano")
     assert piano.presence.present and np.abs(piano.estimate).max() > 0.05
     flute = es.run(audio, rate, class_name="pipe")           # no flute in piano, drums, bass and organ
     assert not flute.presence.present and flute.presence.score < flute.presence.threshold
     assert flute.presence.gated and flute.presence.gate_threshold <= flute.presence.threshold
-    assert not flute.estimate.any() and flute.estimate.shape == audio.shape
-    # 'report' judges the same and leaves the output alone; 'off' does not judge
+    assert flute.estimate.shape == audio.shape
+    # 'report' judges the same and leaves the output alone; 'gate' turns that output down by its depth (40 dB
+    # by default), not to zero: a wrong decision loses nothing; 'off' does not judge
     report = es.run(audio, rate, class_name="pipe", config=PipelineConfig(steps=1, mask="none", presence="report"))
     assert report.presence.score == pytest.approx(flute.presence.score) and np.abs(report.estimate).max() > 0
+    np.testing.assert_allclose(flute.estimate, report.estimate * 0.01, rtol=1e-5, atol=1e-9)
+    assert level_db(report.estimate, flute.estimate) == pytest.approx(-40.0, abs=1e-3)
+    deeper = es.run(audio, rate, class_name="pipe",
+                    config=PipelineConfig(steps=1, mask="none", presence="gate", gate_depth_db=80.0))
+    assert level_db(report.estimate, deeper.estimate) == pytest.approx(-80.0, abs=1e-3)
     off = es.run(audio, rate, class_name="pipe", config=PipelineConfig(steps=1, mask="none", presence="off"))
     assert off.presence is None
     np.testing.assert_array_equal(off.estimate, report.estimate)
@@ -104,14 +110,16 @@ def test_the_cli_says_it_and_the_report_keeps_it(tmp_path, capsys):
     assert main(["text", str(EXAMPLE), "only the flute", "-o", str(out), "--steps", "1", "--presence", "gate",
                  "--report", str(rep), "--quiet"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert any(line.startswith("presence of pipe:") and "NOT in the file; the output is silence" in line
+    assert any(line.startswith("presence of pipe:") and "NOT in the file; the output is turned down by 40 dB" in line
                for line in lines)
     info = json.loads((rep / "mixture.json").read_text())
     assert info["presence"]["present"] is False and info["presence"]["mode"] == "gate"
-    assert info["settings"]["presence"] == "gate"
+    assert info["settings"]["presence"] == "gate" and info["presence"]["output_gain_db"] == -40.0
     with pytest.raises(SystemExit):
         main(["text", str(EXAMPLE), "piano", "-o", str(out), "--presence", "maybe"])
     assert "invalid choice: 'maybe'" in capsys.readouterr().err
+    assert main(["text", str(EXAMPLE), "piano", "-o", str(out), "--gate-depth", "-3"]) == 2
+    assert "--gate-depth must be between 0 and 200 dB" in capsys.readouterr().err
 
 
 def test_cross_validation_reports_each_kind_on_held_out_items():
