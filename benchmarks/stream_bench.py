@@ -13,7 +13,12 @@ listed in ``--paced-blocks`` (default: all) are fed as a real-time host does, on
 for ``--seconds`` of audio; a block is *missed* when its output is ready after its deadline (its due time
 plus one block duration). Other blocks run back to back over ``--sweep-seconds`` of audio and a block is
 missed when processing it took longer than its duration. ``rtf`` = compute seconds / audio seconds (wall
-clock inside ``process``); p50/p99/max are per-block wall times. The ``cpu_*`` extras are the same with the
+clock inside ``process``); p50/p99/max are per-block wall times; ``late_starts`` counts the paced blocks whose
+processing began after their deadline had already passed (the worker woke too late: this machine's
+scheduling, before any processing). ``--paths floor`` adds a row per rate and block whose "effect" only copies
+the block, paced the same way: what the harness and the machine cost any effect, misses included.
+``--paths vst3`` runs the plugin's C++ port of the runtime (``build/EventSep.vst3``, default setting, a class
+query) through pedalboard in the same loop. The ``cpu_*`` extras are the same with the
 calling thread's CPU time (``time.thread_time``). ``--realtime`` runs each worker with SCHED_FIFO, as DAWs
 run their audio threads. While it runs, ``/tmp/bench/QUIET`` exists, so our training jobs wait.
 
@@ -141,6 +146,9 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+PLUGIN = REPO / "build" / "EventSep.vst3"
+
+
 def worker(spec: dict) -> dict:
     """One speed row, in this (fresh) process."""
     import gc
@@ -154,24 +162,50 @@ def worker(spec: dict) -> dict:
         except (AttributeError, PermissionError) as exc:
             raise SystemExit(f"--realtime: cannot switch to SCHED_FIFO ({exc}); run as root or without --realtime")
     settings = stream_settings(spec["setting"], spec["threads"])
-    if spec["path"] == "onnx":
-        models = OnnxModels(spec["onnx"], threads=settings.threads)
-    else:
-        from engine.checkpoint import load_latents, load_model
-        from engine.stepmodel import bundle_info
-        from engine.stepmodel import TorchModels
-
-        model, _ = load_model(spec["checkpoint"])
-        models = TorchModels(model, bundle_info(model, load_latents(spec["checkpoint"])), threads=settings.threads)
     rate, block = spec["sample_rate"], spec["block"]
-    sep = StreamingSeparator(models, rate, 2, settings)
-    sep.set_reference_audio("A", np.load(spec["reference"]), 22050)
+    if spec["path"] == "floor":
+        # the harness and this machine alone: a block copied, nothing else (what any effect pays at least)
+        process, latency_ms, latency_samples = (lambda x: x.copy()), 0.0, 0
+        resolved = None
+    elif spec["path"] == "vst3":
+        # the C++ port of this runtime (docs/plugin_vst3.md) through pedalboard, queried with a class name
+        import pedalboard
+
+        plugin = pedalboard.load_plugin(str(PLUGIN))
+        plugin.class_a = "piano"
+        if spec["setting"] != "default":
+            raise SystemExit("the VST3 row runs the plugin's default setting only")
+        first = [True]
+
+        def process(x):
+            y = plugin.process(x, rate, buffer_size=block, reset=first[0])
+            first[0] = False
+            return y
+        # pedalboard compensates the plugin's latency itself; the plugin reports the runtime's (58.0 ms)
+        latency_samples, latency_ms, resolved = -1, float("nan"), None
+    else:
+        if spec["path"] == "onnx":
+            models = OnnxModels(spec["onnx"], threads=settings.threads)
+        else:
+            from engine.checkpoint import load_latents, load_model
+            from engine.stepmodel import bundle_info
+            from engine.stepmodel import TorchModels
+
+            model, _ = load_model(spec["checkpoint"])
+            models = TorchModels(model, bundle_info(model, load_latents(spec["checkpoint"])),
+                                 threads=settings.threads)
+        sep = StreamingSeparator(models, rate, 2, settings)
+        sep.set_reference_audio("A", np.load(spec["reference"]), 22050)
+        process, latency_ms, latency_samples = sep.process, sep.latency.ms, sep.latency_samples
+        resolved = sep.settings
     audio = np.ascontiguousarray(np.load(spec["audio"])[:, :int(spec["seconds"] * rate)], dtype=np.float32)
     blocks = [audio[:, i:i + block] for i in range(0, audio.shape[1] - block + 1, block)]
     period = block / rate
     times = np.empty(len(blocks))
     cpu_times = np.empty(len(blocks))
-    missed = 0
+    missed = late_starts = 0
+    if spec["path"] == "vst3":
+        process(blocks[0])         # pedalboard prepares the plugin on its first call (reset=True)
     gc.collect()
     cpu0 = time.process_time()
     t0 = time.perf_counter()
@@ -182,7 +216,11 @@ def worker(spec: dict) -> dict:
             if wait > 0:
                 time.sleep(wait)
         start, cpu_start = time.perf_counter(), time.thread_time()
-        sep.process(x)
+        if spec["paced"]:
+            # woken after the block's deadline had passed: missed before any processing (this machine's
+            # scheduling, not the effect; the floor row shows how often it happens with no effect at all)
+            late_starts += start > t0 + (k + 1) * period
+        process(x)
         end = time.perf_counter()
         cpu_times[k] = time.thread_time() - cpu_start
         times[k] = end - start
@@ -196,16 +234,19 @@ def worker(spec: dict) -> dict:
     row = {"sample_rate": rate, "channels": 2, "block": block, "setting": spec["setting"], "path": spec["path"],
            "rtf": float(times.sum() / seconds), "p50_ms": float(np.percentile(ms, 50)),
            "p99_ms": float(np.percentile(ms, 99)), "max_ms": float(ms.max()), "missed": int(missed),
-           "latency_ms": sep.latency.ms,
+           "latency_ms": latency_ms,
            "peak_rss_mb": peak_rss_mb(),
            # extras
            "cpu_rtf": cpu / seconds, "cpu_p50_ms": float(np.percentile(cpu_ms, 50)),
            "cpu_p99_ms": float(np.percentile(cpu_ms, 99)), "cpu_max_ms": float(cpu_ms.max()),
            "cpu_missed": int((cpu_times > period).sum()), "paced": bool(spec["paced"]), "seconds": seconds,
            "blocks": len(blocks),
-           "deadline_ms": period * 1000.0, "latency_samples": sep.latency_samples, "threads": settings.threads,
-           "realtime": bool(spec.get("realtime")), "mode": sep.settings.mode, "hop_frames": sep.settings.hop_frames,
-           "lookahead_frames": sep.settings.lookahead_frames}
+           "late_starts": int(late_starts),
+           "deadline_ms": period * 1000.0, "latency_samples": latency_samples, "threads": settings.threads,
+           "realtime": bool(spec.get("realtime")),
+           "mode": resolved.mode if resolved else spec["path"],
+           "hop_frames": resolved.hop_frames if resolved else None,
+           "lookahead_frames": resolved.lookahead_frames if resolved else None}
     return row
 
 
@@ -244,7 +285,9 @@ def umx_worker(spec: dict) -> dict:
 def run_speed(args, ckpt: Path, onnx_dir: Path, work: Path) -> list[dict]:
     rows = []
     combos = [(rate, block, setting, path) for rate in args.rates for block in args.blocks
-              for setting in args.settings for path in args.paths]
+              for setting in args.settings for path in args.paths
+              # one floor row per rate and block (it has no setting); the VST3 runs its default only
+              if (path != "floor" or setting == args.settings[0]) and (path != "vst3" or setting == "default")]
     for n, (rate, block, setting, path) in enumerate(combos, 1):
         paced = block in args.paced_blocks
         seconds = args.seconds if paced else args.sweep_seconds
@@ -291,12 +334,13 @@ def ratio_table(rows: list[dict]) -> str:
     lines = ["| rate | block | setting | RTF | windowed RTF / this | UMX-L offline RTF / this |",
              "|---|---|---|---|---|---|"]
     for r in rows:
-        if r["setting"] in ("umx-l", "windowed"):
+        if r["setting"] in ("umx-l", "windowed") or r["path"] == "floor":
             continue
         w = base.get((r["sample_rate"], r["block"], r["path"]))
         vs_windowed = f"{w['rtf'] / r['rtf']:.2f}x" if w else "-"
         vs_umx = f"{umx['rtf'] / r['rtf']:.2f}x" if umx else "-"
-        lines.append(f"| {r['sample_rate']} | {r['block']} | {r['setting']} | {r['rtf']:.3f} | {vs_windowed} | "
+        lines.append(f"| {r['sample_rate']} | {r['block']} | {r['setting']}{' (VST3)' if r['path'] == 'vst3' else ''} "
+                     f"| {r['rtf']:.3f} | {vs_windowed} | "
                      f"{vs_umx} |")
     if umx:
         lines.append(f"\nUMX-L offline (random weights, 4 targets, {umx['threads']} threads): rtf {umx['rtf']:.3f} "
@@ -306,16 +350,18 @@ def ratio_table(rows: list[dict]) -> str:
 
 def speed_table(rows: list[dict]) -> str:
     head = ("| rate | block | setting | path | feed | RTF | p50 ms | p99 ms | max ms | deadline ms | missed | "
-            "CPU RTF | CPU p99 ms | CPU max ms | CPU missed | latency ms | peak RSS MB |")
+            "of them woken late | CPU RTF | CPU p99 ms | CPU max ms | CPU missed | latency ms | peak RSS MB |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in rows:
         if r["setting"] == "umx-l":
             continue
-        lines.append(f"| {r['sample_rate']} | {r['block']} | {r['setting']} ({r['mode']}, hop {r['hop_frames']}, "
-                     f"lookahead {r['lookahead_frames']}) | {r['path']} | "
+        setting = ("pass-through" if r["path"] == "floor" else "default (the plugin's: stateful, hop 1, lookahead 1)"
+                   if r["path"] == "vst3" else
+                   f"{r['setting']} ({r['mode']}, hop {r['hop_frames']}, lookahead {r['lookahead_frames']})")
+        lines.append(f"| {r['sample_rate']} | {r['block']} | {setting} | {r['path']} | "
                      f"{'paced' if r['paced'] else 'sweep'} {r['seconds']:.0f} s | {r['rtf']:.3f} | "
                      f"{r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['max_ms']:.2f} | {r['deadline_ms']:.2f} | "
-                     f"{r['missed']}/{r['blocks']} | {r['cpu_rtf']:.3f} | {r['cpu_p99_ms']:.2f} | "
+                     f"{r['missed']}/{r['blocks']} | {r.get('late_starts', '-')} | {r['cpu_rtf']:.3f} | {r['cpu_p99_ms']:.2f} | "
                      f"{r['cpu_max_ms']:.2f} | {r['cpu_missed']} | {r['latency_ms']:.1f} | {r['peak_rss_mb']:.0f} |")
     return "\n".join(lines)
 
@@ -421,7 +467,10 @@ def main() -> None:
     p.add_argument("--settings", type=_csv(str), default=["default", "low_latency", "windowed"],
                    help="presets or CONTEXT:HOP:LOOKAHEAD frames of the windowed runtime, comma-separated "
                         "(default: default,low_latency,windowed)")
-    p.add_argument("--paths", type=_csv(str), default=["onnx"], help="onnx and/or torch (default: onnx)")
+    p.add_argument("--paths", type=_csv(str), default=["onnx"],
+                   help="onnx, torch, vst3 (the plugin's C++ port of the runtime through pedalboard, default "
+                        "setting only) and/or floor (a block copied and nothing else: what the harness and "
+                        "this machine cost any effect), comma-separated (default: onnx)")
     p.add_argument("--paced-blocks", type=_csv(int), default=None,
                    help="block sizes fed in real time (default: all of --blocks); others run back to back")
     p.add_argument("--seconds", type=float, default=60.0, help="audio per paced row (default: 60)")
@@ -456,8 +505,10 @@ def main() -> None:
         except Exception as e:
             p.error(f"bad setting {name!r}: {e}")
     for name in args.paths:
-        if name not in ("onnx", "torch"):
+        if name not in ("onnx", "torch", "vst3", "floor"):
             p.error(f"unknown path {name}")
+    if "vst3" in args.paths and not (PLUGIN / "Contents" / "x86_64-linux" / "EventSep.so").is_file():
+        p.error(f"--paths vst3: {PLUGIN} is not built; run 'make plugin'")
     work = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="stream_bench_"))
     work.mkdir(parents=True, exist_ok=True)
     print(f"stream_bench: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start, nice "
