@@ -48,7 +48,8 @@ def _effect_options(p, query_required: bool) -> None:
     p.add_argument("--setting", choices=PRESETS, default=None,
                    help="streaming setting; with the shipped model: default (stateful, a run every frame: "
                         "58.0 ms), low_latency (no lookahead: 46.4 ms), efficient (2 frames per run: 69.6 ms, "
-                        "less CPU), windowed / windowed_low_latency (the previous runtime: 92.9 / 58.0 ms); "
+                        "less CPU), background_runs (a run every frame on a worker thread: 69.6 ms, the audio thread "
+                        "only moves samples), windowed / windowed_low_latency (the previous runtime: 92.9 / 58.0 ms); "
                         "default: the preset's, else default")
     p.add_argument("--low-latency", action="store_true", help="same as --setting low_latency")
 

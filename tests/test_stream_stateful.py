@@ -78,7 +78,8 @@ def test_streamed_output_is_eventsep_separate_output_at_every_block_size(tiny, t
     assert np.sqrt(np.mean(offline ** 2)) > 0.1 * np.sqrt(np.mean(x ** 2))        # it did separate something
     assert np.abs(offline - x).max() > 0.05                                        # ... not just copy the input
     models = OnnxModels(bundle)
-    for block, setting in [(b, "default") for b in BLOCKS] + [(65, "efficient")]:
+    for block, setting in ([(b, "default") for b in BLOCKS] + [(b, "background_runs") for b in BLOCKS]
+                           + [(65, "efficient")]):
         sep = StreamingSeparator(models, 44100, 2, StreamSettings.preset(setting))
         assert sep.settings.mode == "stateful"
         sep.set_reference_class("A", "tones")
@@ -115,7 +116,8 @@ def test_offline_twin_with_onnx_equals_the_torch_twin(tiny):
                                separate_offline(TorchModels(model), x, 44100, z), atol=1e-5, rtol=0)
 
 
-@pytest.mark.parametrize("setting, at_most_ms", [("default", 58.1), ("efficient", 70.0), ("low_latency", 50.0)])
+@pytest.mark.parametrize("setting, at_most_ms", [("default", 58.1), ("efficient", 70.0), ("low_latency", 50.0),
+                                                ("background_runs", 70.0)])
 @pytest.mark.parametrize("rate", [44100, 48000])
 def test_latency_is_exact_and_within_its_budget(tiny, setting, at_most_ms, rate):
     _, bundle = tiny["pass"]
@@ -130,6 +132,31 @@ def test_latency_is_exact_and_within_its_budget(tiny, setting, at_most_ms, rate)
         y = np.concatenate([sep.process(x[:, i:i + block]) for i in range(0, x.shape[1], block)], axis=1)
         np.testing.assert_allclose(y[:, lat.samples:], x[:, :x.shape[1] - lat.samples], atol=1e-6, rtol=0)
         assert np.abs(y[:, :lat.samples - 2 * sep.grid.hop]).max() < 1e-6    # nothing before the delay
+
+
+def test_background_runs_are_the_inline_stream_one_run_later_queries_included(tiny):
+    """The worker thread computes what the audio thread would have, in the same order, with the same
+    latents: moving between queries and clearing them mid-stream gives the same samples, one run later."""
+    _, bundle = tiny["random"]
+    x = _stereo(tiny["music"])
+    outs = {}
+    for name in ("default", "background_runs"):
+        sep = StreamingSeparator(bundle, 44100, 2, StreamSettings.preset(name))
+        sep.set_reference_class("A", "tones")
+        sep.set_reference_class("B", "noise")
+        blocks = []
+        for k, i in enumerate(range(0, x.shape[1], 300)):
+            if k == 20:
+                sep.interp = 0.7            # the latent glides from A towards B (taken once per run)
+            if k == 100:                    # the query gate fades the effect out
+                sep.clear_reference("A")
+                sep.clear_reference("B")
+            blocks.append(sep.process(x[:, i:i + 300]))
+        outs[name] = (np.concatenate(blocks, axis=1), sep.latency_samples)
+    (inline, lat_inline), (background, lat_background) = outs["default"], outs["background_runs"]
+    shift = lat_background - lat_inline
+    assert shift == StreamingSeparator(bundle, 44100, 2).grid.hop             # one run of one frame
+    np.testing.assert_allclose(background[:, shift:], inline[:, :-shift], atol=1e-6, rtol=0)
 
 
 def test_low_latency_guesses_the_lookahead_and_stays_close_to_the_offline_mask(tiny):

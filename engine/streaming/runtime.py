@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import EventSepError
+from .background import BackgroundRuns
 from .bundle import MaskModel, OnnxModels
 from .controls import Controls, Ramp
 from .fifo import SampleFifo
@@ -78,6 +79,8 @@ class StreamingSeparator:
         self._controls = Controls()
         self._reset_requested = False
         self._core.warm_up()
+        if self.settings.background:          # started once warm: the worker never sees a cold core
+            self._core = BackgroundRuns(self._core)
         self._reset_state()
 
     # ------------------------------------------------------------------------------------------ info
@@ -222,6 +225,8 @@ class StreamingSeparator:
         hop = self.grid.hop
         while len(self._in) >= hop:
             self._advance(self._in.pop(hop), controls)
+        if self.settings.background:
+            self._collect(n)
         open_gate = self._popped >= self._gate_open_from
         before_start = max(0, min(n, self.latency_samples - self._popped))   # samples from before the stream
         self._popped += n
@@ -252,7 +257,24 @@ class StreamingSeparator:
     def _advance(self, hop_samples: np.ndarray, controls: Controls) -> None:
         """One host hop of input through the core; every hop it finishes goes out with the query gate."""
         gate_target = 1.0 if controls.z_target is not None else 0.0
-        for rows in self._core.advance(hop_samples, lambda: self._latent(controls, gate_target)):
+        if self.settings.background:
+            # the latent is taken here, on the audio thread, exactly when the inline core would take it
+            runs = self._core.next_hop_runs()
+            self._core.submit(hop_samples, self._latent(controls, gate_target) if runs else None, gate_target)
+            return
+        self._emit(self._core.advance(hop_samples, lambda: self._latent(controls, gate_target)), gate_target)
+
+    def _collect(self, needed: int) -> None:
+        """Background runs: take every finished hop back, waiting only while the output holds fewer than
+        ``needed`` samples (the run due now is late: a late block, the same samples)."""
+        while self._core.pending:
+            done = self._core.collect(wait=len(self._out) < needed)
+            if done is None:
+                return
+            self._emit(*done)
+
+    def _emit(self, finished: list[np.ndarray], gate_target: float) -> None:
+        for rows in finished:
             width = rows.shape[1]
             out = np.empty((self.channels + 1, width))
             out[:-1] = rows

@@ -21,6 +21,8 @@ Latency, as neutone splits it:
 - *model delay*: the analysis/synthesis window overlap plus the lookahead, ``L - H + lookahead_frames * H``
   (L = the window at the host rate).
 
+With ``background`` runs (on a worker thread) the buffering is one run longer: ``2 hop_frames H - 1``.
+
 Their sum is the constant ``latency_samples``. With the shipped model (lookahead 1): ``default`` (a run
 every frame) 58.0 ms, ``low_latency`` (no lookahead) 46.4 ms, ``efficient`` (2 frames per run) 69.6 ms;
 the windowed presets 92.9 ms and 58.0 ms (at any rate, to rounding).
@@ -47,6 +49,9 @@ class StreamSettings:
     channel_mode: str = "mono"    # "mono": one mask from the channel mean; "per_channel": one per channel
     threads: int = 1              # onnxruntime intra-op threads (of the thread that calls process)
     mode: str = "auto"            # "auto", "stateful" or "windowed" (see the module docstring)
+    # stateful: the runs on a worker thread, one run behind (engine.streaming.background): the audio
+    # thread only moves samples, for one run (hop_frames hops) more latency
+    background: bool = False
 
     @classmethod
     def default(cls) -> "StreamSettings":
@@ -62,6 +67,12 @@ class StreamSettings:
         """Stateful, 2 frames per run: each call reads the separator's weights once for two frames, which
         nearly halves the model's share of the CPU for one hop (11.6 ms) more latency."""
         return cls(hop_frames=2)
+
+    @classmethod
+    def background_runs(cls) -> "StreamSettings":
+        """Stateful, a run every frame, on a worker thread: nothing heavy on the audio thread, for one hop
+        (11.6 ms) more latency than ``default`` (69.6 ms)."""
+        return cls(background=True)
 
     @classmethod
     def windowed(cls) -> "StreamSettings":
@@ -100,7 +111,11 @@ class StreamSettings:
             raise EventSepError(f"channel_mode must be one of {CHANNEL_MODES}, got {self.channel_mode!r}")
         if self.mode not in MODES:
             raise EventSepError(f"mode must be one of {MODES}, got {self.mode!r}")
+        if not isinstance(self.background, bool):
+            raise EventSepError(f"background must be true or false, got {self.background!r}")
         mode = self.mode if self.mode != "auto" else ("stateful" if info.stateful else "windowed")
+        if self.background and mode != "stateful":
+            raise EventSepError("background runs need the stateful mode (a bundle with a step graph)")
         if mode == "stateful":
             if not info.stateful:
                 raise EventSepError("this model has no stateful separator (a windowed-only bundle, e.g. the "
@@ -121,7 +136,7 @@ class StreamSettings:
         return replace(self, mode=mode, hop_frames=hop, lookahead_frames=la)
 
 
-PRESETS = ("default", "low_latency", "efficient", "windowed", "windowed_low_latency")
+PRESETS = ("default", "low_latency", "efficient", "background_runs", "windowed", "windowed_low_latency")
 
 
 @dataclass(frozen=True)
@@ -152,5 +167,7 @@ class Latency:
 def latency_of(settings: StreamSettings, sample_rate: int, window: int, hop: int) -> Latency:
     """Latency of resolved ``settings`` (:meth:`StreamSettings.resolve`) with an analysis window of
     ``window`` and hop ``hop`` host samples."""
-    return Latency(sample_rate=sample_rate, buffering_samples=settings.hop_frames * hop - 1,
+    # buffering: waiting for a run's hops, and with background runs one run more for the worker to finish it
+    runs = 2 if settings.background else 1
+    return Latency(sample_rate=sample_rate, buffering_samples=runs * settings.hop_frames * hop - 1,
                    model_samples=window - hop + settings.lookahead_frames * hop)

@@ -76,13 +76,17 @@ class StatefulCore:
             self.advance(np.zeros((self.channels, self.grid.hop)), lambda: z)
         self.reset()
 
+    def is_run(self, frame_number: int) -> bool:
+        """Whether the ``frame_number``-th hop since a reset (from 1) finishes a run."""
+        due = frame_number - self.lookahead
+        return due >= self.hop_frames and due % self.hop_frames == 0
+
     def advance(self, hop_samples: np.ndarray, latent: Callable[[], np.ndarray | None]) -> list[np.ndarray]:
         """One host hop of input; returns the ``(C, hop_frames * H)`` samples a run finishes (as one
         item), or nothing between runs. ``latent()``: the ``(B, latent_dim)`` query (None: unmasked)."""
         self._history.push(hop_samples)
         self._frames_seen += 1
-        due = self._frames_seen - self.lookahead
-        if due < self.hop_frames or due % self.hop_frames:
+        if not self.is_run(self._frames_seen):
             return []
         new = self._frames_seen - self._frames_analysed
         spectra, mags = analyse_frames(self.grid, self._history.frames(new), self.batch == 1)

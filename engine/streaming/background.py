@@ -1,0 +1,97 @@
+"""The separator's runs on a worker thread, one run behind the audio thread (``StreamSettings.background``).
+
+The audio thread then only moves samples: it hands every host hop (and, on the hops that finish a run, the
+query latent it would have used) to a worker thread, and takes finished hops back when it needs them. The
+output FIFO is pre-filled with one run more (``hop_frames`` hops), so the worker has a whole run's time
+(11.6 ms per frame) to finish a run before its samples are due, whatever the host's block size; a run that
+takes longer makes the audio thread wait for it (a late block, never different samples). Every run is the
+inline core's, in the same order, with the same latent: the output is the inline stream's, delayed by one
+run more, and so still ``eventsep separate``'s.
+
+onnxruntime releases the GIL while a graph runs; between its calls the worker runs Python, so the GIL's
+switch interval bounds how long the audio thread can wait for it (5 ms by default in CPython): a background
+stream lowers it to 0.5 ms for the process (``sys.setswitchinterval``), as a host running this effect would.
+"""
+from __future__ import annotations
+
+import queue
+import sys
+import threading
+import weakref
+
+import numpy as np
+
+from .stateful import StatefulCore
+
+SWITCH_INTERVAL_S = 0.0005
+
+
+def _work(core: StatefulCore, jobs: queue.SimpleQueue, results: queue.SimpleQueue) -> None:
+    """The worker: run the core on each hop in order; a ``None`` job ends it. References only its queues
+    and the core, so the :class:`BackgroundRuns` that owns it can be collected (which ends it)."""
+    while True:
+        job = jobs.get()
+        if job is None:
+            return
+        hop_samples, z, tag = job
+        try:
+            rows = core.advance(hop_samples, lambda: z)
+        except BaseException as e:          # re-raised on the audio thread, where process() can report it
+            rows = e
+        results.put((rows, tag))
+
+
+class BackgroundRuns:
+    """A :class:`StatefulCore` driven from a worker thread. :meth:`submit` hands over one hop;
+    :meth:`collect` gives back, in order, ``(rows, tag)`` per hop (``rows``: the finished hops, as
+    ``StatefulCore.advance`` returns them; ``tag``: what was submitted with the hop)."""
+
+    def __init__(self, core: StatefulCore):
+        self.core = core
+        self.batch, self.run_frames = core.batch, core.run_frames
+        self.prefill = core.prefill + core.run_frames * core.grid.hop     # one run more than inline
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self._results: queue.SimpleQueue = queue.SimpleQueue()
+        self._frames = 0            # hops submitted since the last reset (the audio thread's count)
+        self._pending = 0           # hops submitted, not collected
+        if sys.getswitchinterval() > SWITCH_INTERVAL_S:
+            sys.setswitchinterval(SWITCH_INTERVAL_S)
+        thread = threading.Thread(target=_work, args=(core, self._jobs, self._results), daemon=True,
+                                  name="eventsep-separator")
+        thread.start()
+        weakref.finalize(self, self._jobs.put, None)
+
+    def warm_up(self) -> None:
+        for _ in range(self._pending):      # nothing may run on the core while it warms up
+            self.collect()
+        self.core.warm_up()
+
+    def reset(self) -> None:
+        while self._pending:
+            self.collect()
+        self.core.reset()
+        self._frames = 0
+
+    def next_hop_runs(self) -> bool:
+        """Whether the next hop submitted finishes a run (and so needs the query latent)."""
+        return self.core.is_run(self._frames + 1)
+
+    def submit(self, hop_samples: np.ndarray, z: np.ndarray | None, tag) -> None:
+        self._frames += 1
+        self._pending += 1
+        self._jobs.put((hop_samples, z, tag))
+
+    @property
+    def pending(self) -> int:
+        return self._pending
+
+    def collect(self, wait: bool = True):
+        """The oldest submitted hop's ``(rows, tag)``; None when ``wait`` is false and it is not done."""
+        try:
+            rows, tag = self._results.get(block=wait)
+        except queue.Empty:
+            return None
+        self._pending -= 1
+        if isinstance(rows, BaseException):
+            raise rows
+        return rows, tag
