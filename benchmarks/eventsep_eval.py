@@ -334,24 +334,27 @@ def insert_report(path: Path, report: str) -> None:
     path.write_text(f"{head}{BEGIN}\n{report}{END}{tail}")
 
 
+def per_item(records, subset: str, key: str) -> list:
+    """``key`` of every item of a subset that has it, once per item (the WHETHER answers, the same in every
+    system's record, are read from the separator-alone ones)."""
+    return list({r["item"]: r[key] for r in records
+                 if r["subset"] == subset and r["system"] == "U-Net alone" and key in r}.values())
+
+
 def presence_accuracy(records, subset: str) -> float:
     """Share of a subset's items whose presence decision is right (present on whole/intermittent items,
     absent on absent ones)."""
-    decided = {r["item"]: r["present_decision"] for r in records
-               if r["subset"] == subset and r["system"] == "U-Net alone" and "present_decision" in r}
-    if not decided:
-        return math.nan
+    decided = per_item(records, subset, "present_decision")
     want = subset != "absent"
-    return float(np.mean([d == want for d in decided.values()]))
+    return float(np.mean([d == want for d in decided])) if decided else math.nan
 
 
 def gated_share(records, subset: str) -> float:
     """Share of a subset's items under the gate threshold: what ``--presence gate`` (the default) turns down
     to near-silence. On the whole and intermittent items that is the harm a wrong "absent" does, which the
     scale-invariant SI-SDR(i) and STOI of the gated rows do not see."""
-    gated = {r["item"]: r["gated"] for r in records
-             if r["subset"] == subset and r["system"] == "U-Net alone" and "gated" in r}
-    return float(np.mean(list(gated.values()))) if gated else math.nan
+    gated = per_item(records, subset, "gated")
+    return float(np.mean(gated)) if gated else math.nan
 
 
 def absent_section(records, names) -> list[str]:

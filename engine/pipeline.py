@@ -370,11 +370,17 @@ class EventSep:
                               presence)
 
 
+def gate_gain_db(presence: "Presence | None", cfg: PipelineConfig) -> float:
+    """The output's gain from WHETHER, in dB: ``-cfg.gate_depth_db`` when it gates (``cfg.presence ==
+    "gate"`` and the score is under the gate threshold), else 0."""
+    return -cfg.gate_depth_db if cfg.presence == "gate" and presence is not None and presence.gated else 0.0
+
+
 def gated_output(estimate: np.ndarray, presence: "Presence | None", cfg: PipelineConfig) -> np.ndarray:
-    """``estimate`` as the pipeline gives it back: turned down by ``cfg.gate_depth_db`` when WHETHER gates
-    (``cfg.presence == "gate"`` and the score is under the gate threshold), else unchanged."""
-    if cfg.presence == "gate" and presence is not None and presence.gated:
-        return (estimate * np.float32(10.0 ** (-cfg.gate_depth_db / 20.0))).astype(estimate.dtype)
+    """``estimate`` as the pipeline gives it back: turned down by :func:`gate_gain_db`."""
+    gain_db = gate_gain_db(presence, cfg)
+    if gain_db:
+        return (estimate * np.float32(10.0 ** (gain_db / 20.0))).astype(estimate.dtype)
     return estimate
 
 

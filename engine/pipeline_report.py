@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from .detection.infer import active_spans
-from .pipeline import PipelineConfig, PipelineResult
+from .pipeline import PipelineConfig, PipelineResult, gate_gain_db
 
 
 def _log_spec(x: np.ndarray, rate: int, n_fft: int = 1024, hop: int = 256) -> tuple[np.ndarray, float]:
@@ -58,8 +58,7 @@ def write_report(result: PipelineResult, config: PipelineConfig, directory: str 
         "seconds": {k: round(v, 3) for k, v in result.seconds.items()},
         "presence": None if result.presence is None else {
             **result.presence.to_dict(), "mode": config.presence,
-            # the output's gain from WHETHER, in dB (0 unless gated)
-            "output_gain_db": -config.gate_depth_db if config.presence == "gate" and result.presence.gated else 0.0},
+            "output_gain_db": gate_gain_db(result.presence, config)},
     }
     paths = [d / f"{stem}.json"]
     paths[0].write_text(json.dumps(info, indent=1))

@@ -61,11 +61,6 @@ class BackgroundRuns:
         thread.start()
         weakref.finalize(self, self._jobs.put, None)
 
-    def warm_up(self) -> None:
-        for _ in range(self._pending):      # nothing may run on the core while it warms up
-            self.collect()
-        self.core.warm_up()
-
     def reset(self) -> None:
         while self._pending:
             self.collect()
