@@ -44,7 +44,11 @@ def cmd_export(args) -> int:
     print(result.parity.table())
     grids = [HostGrid(sr, info) for sr in (44100, 48000)]
     for name in PRESETS:
-        st = StreamSettings.preset(name).resolve(info)
+        try:
+            st = StreamSettings.preset(name).resolve(info)
+        except EventSepError as e:        # a preset this model cannot run (background runs on a windowed bundle)
+            print(f"streaming latency, {name}: not for this model ({e})")
+            continue
         lat = [latency_of(st, g.sample_rate, g.window_length, g.hop) for g in grids]
         print(f"streaming latency, {name} ({st.mode}): "
               + ", ".join(f"{x.samples} samples = {x.ms:.1f} ms at {x.sample_rate} Hz" for x in lat))
