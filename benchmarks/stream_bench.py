@@ -173,8 +173,8 @@ def worker(spec: dict) -> dict:
 
         plugin = pedalboard.load_plugin(str(PLUGIN))
         plugin.class_a = "piano"
-        if spec["setting"] != "default":
-            raise SystemExit("the VST3 row runs the plugin's default setting only")
+        if spec["setting"] != "every_frame":
+            raise SystemExit("the VST3 row runs the plugin's default setting only (every_frame, in Python's names)")
         first = [True]
 
         def process(x):
@@ -286,8 +286,9 @@ def run_speed(args, ckpt: Path, onnx_dir: Path, work: Path) -> list[dict]:
     rows = []
     combos = [(rate, block, setting, path) for rate in args.rates for block in args.blocks
               for setting in args.settings for path in args.paths
-              # one floor row per rate and block (it has no setting); the VST3 runs its default only
-              if (path != "floor" or setting == args.settings[0]) and (path != "vst3" or setting == "default")]
+              # one floor row per rate and block (it has no setting); the VST3 runs its default only, which
+              # is every_frame in the Python runtime's names
+              if (path != "floor" or setting == args.settings[0]) and (path != "vst3" or setting == "every_frame")]
     for n, (rate, block, setting, path) in enumerate(combos, 1):
         paced = block in args.paced_blocks
         seconds = args.seconds if paced else args.sweep_seconds

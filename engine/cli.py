@@ -461,6 +461,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_demo(sub)
     from export.cli import add_parser as add_export
     add_export(sub)
+    from export.quantize import add_parser as add_quantize
+    add_quantize(sub)
     from plugin_host.cli import add_parser as add_host
     add_host(sub)
     from .detection.cli import add_parser as add_detect

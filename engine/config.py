@@ -53,6 +53,10 @@ class ModelConfig:
     # Names of the learned class embeddings (coarse classes, then "fine:<label>"), in the latent space
     # of the Query-net; empty for models whose class latents are means taken after training.
     class_vocab: tuple[str, ...] = ()
+    # A streamable separator's weight matrices snapped onto a grid of `weight_bits`-bit integers times one
+    # scale per `weight_block` input rows (engine.weight_grid, `eventsep quantize`); 0: plain float32.
+    weight_bits: int = 0
+    weight_block: int = 32
 
     @property
     def segment_samples(self) -> int:

@@ -25,6 +25,9 @@ from engine.models import QuerySeparator
 from engine.streaming.bundle import METADATA_KEY, QUERY_FILE, SEPARATOR_FILE, STEP_FILE, BundleInfo, OnnxModels
 from engine.streaming.stateful import primed, whole_masks
 
+from engine.weight_snap import model_grid, step_matmuls
+
+from .nbits import pack_matmuls
 from .native_weights import NATIVE_FILE, NativeStep, read_native, supports_native, write_native
 from .graphs import QueryGraph, SeparatorGraph, StepGraph
 from .metadata import bundle_info, source_record
@@ -145,6 +148,9 @@ def _export_step(model: QuerySeparator, directory: Path, opset: int) -> None:
                       str(directory / STEP_FILE), input_names=["magnitude", "z", *names],
                       output_names=["mask", *(n + "_out" for n in names)], opset_version=opset,
                       dynamic_axes=axes, dynamo=False)
+    grid = model_grid(model.config)
+    if grid is not None:        # a snapped checkpoint: its weights go into the graph as 4-bit codes
+        pack_matmuls(directory / STEP_FILE, grid, step_matmuls(model.separator))
 
 
 def _stamp(path: Path, info: BundleInfo, graph: str) -> None:

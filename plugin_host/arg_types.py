@@ -37,7 +37,8 @@ def port(text: str) -> int:
 
 # the names of engine.streaming.StreamSettings' presets (kept here so building a parser imports nothing
 # heavy; tests/test_plugin_host.py checks that the two lists agree)
-SETTING_NAMES = ("default", "low_latency", "efficient", "background_runs", "windowed", "windowed_low_latency")
+SETTING_NAMES = ("default", "low_latency", "every_frame", "efficient", "background_runs", "windowed",
+                 "windowed_low_latency")
 
 
 def chosen_setting(args, preset):

@@ -294,8 +294,8 @@ def test_meters_latency_and_load_follow_the_monitor_stream(panel, tmp_path):
     panel.set_monitor_source(loop)
     wait_until(lambda: panel.in_meter.hold_db > -20 and panel.out_meter.rms_db, what="the meters to move")
     assert len(panel.in_meter.rms_db) == 2
-    wait_until(lambda: "2559 samples at 44.1 kHz" in panel.latency_label.text(), what="the latency at 44.1 kHz")
-    assert panel.latency_label.text().startswith("58.0 ms")       # the stateful default: a run every frame
+    wait_until(lambda: "3071 samples at 44.1 kHz" in panel.latency_label.text(), what="the latency at 44.1 kHz")
+    assert panel.latency_label.text().startswith("69.6 ms")       # the stateful default: two frames per run
     assert "% CPU" in panel.load_label.text()
     assert "loop.wav (loop)" in panel.monitor_label.text()
     # an unreadable monitor file: reported, and the stream carries on with silence

@@ -79,7 +79,7 @@ def test_streamed_output_is_eventsep_separate_output_at_every_block_size(tiny, t
     assert np.abs(offline - x).max() > 0.05                                        # ... not just copy the input
     models = OnnxModels(bundle)
     for block, setting in ([(b, "default") for b in BLOCKS] + [(b, "background_runs") for b in BLOCKS]
-                           + [(65, "efficient")]):
+                           + [(65, "every_frame"), (511, "every_frame")]):
         sep = StreamingSeparator(models, 44100, 2, StreamSettings.preset(setting))
         assert sep.settings.mode == "stateful"
         sep.set_reference_class("A", "tones")
@@ -116,8 +116,8 @@ def test_offline_twin_with_onnx_equals_the_torch_twin(tiny):
                                separate_offline(TorchModels(model), x, 44100, z), atol=1e-5, rtol=0)
 
 
-@pytest.mark.parametrize("setting, at_most_ms", [("default", 58.1), ("efficient", 70.0), ("low_latency", 50.0),
-                                                ("background_runs", 70.0)])
+@pytest.mark.parametrize("setting, at_most_ms", [("default", 70.0), ("every_frame", 58.1), ("efficient", 70.0),
+                                                ("low_latency", 50.0), ("background_runs", 70.0)])
 @pytest.mark.parametrize("rate", [44100, 48000])
 def test_latency_is_exact_and_within_its_budget(tiny, setting, at_most_ms, rate):
     _, bundle = tiny["pass"]
@@ -134,14 +134,19 @@ def test_latency_is_exact_and_within_its_budget(tiny, setting, at_most_ms, rate)
         assert np.abs(y[:, :lat.samples - 2 * sep.grid.hop]).max() < 1e-6    # nothing before the delay
 
 
-def test_background_runs_are_the_inline_stream_one_run_later_queries_included(tiny):
+@pytest.mark.parametrize("inline_setting, background_setting, margin", [
+    (StreamSettings.every_frame(), StreamSettings.background_runs(), 512),                      # one run later
+    (StreamSettings(lookahead_frames=0, hop_frames=1), StreamSettings.low_latency(), round(3.5 * 44.1))])
+def test_background_runs_are_the_inline_stream_later_queries_included(tiny, inline_setting, background_setting,
+                                                                       margin):
     """The worker thread computes what the audio thread would have, in the same order, with the same
-    latents: moving between queries and clearing them mid-stream gives the same samples, one run later."""
+    latents: moving between queries and clearing them mid-stream gives the same samples, ``margin`` later
+    (a whole run for background_runs, 3.5 ms for low_latency)."""
     _, bundle = tiny["random"]
     x = _stereo(tiny["music"])
-    outs = {}
-    for name in ("default", "background_runs"):
-        sep = StreamingSeparator(bundle, 44100, 2, StreamSettings.preset(name))
+    outs = []
+    for setting in (inline_setting, background_setting):
+        sep = StreamingSeparator(bundle, 44100, 2, setting)
         sep.set_reference_class("A", "tones")
         sep.set_reference_class("B", "noise")
         blocks = []
@@ -152,10 +157,10 @@ def test_background_runs_are_the_inline_stream_one_run_later_queries_included(ti
                 sep.clear_reference("A")
                 sep.clear_reference("B")
             blocks.append(sep.process(x[:, i:i + 300]))
-        outs[name] = (np.concatenate(blocks, axis=1), sep.latency_samples)
-    (inline, lat_inline), (background, lat_background) = outs["default"], outs["background_runs"]
+        outs.append((np.concatenate(blocks, axis=1), sep.latency_samples))
+    (inline, lat_inline), (background, lat_background) = outs
     shift = lat_background - lat_inline
-    assert shift == StreamingSeparator(bundle, 44100, 2).grid.hop             # one run of one frame
+    assert shift == margin
     np.testing.assert_allclose(background[:, shift:], inline[:, :-shift], atol=1e-6, rtol=0)
 
 
@@ -163,11 +168,12 @@ def test_low_latency_guesses_the_lookahead_and_stays_close_to_the_offline_mask(t
     ckpt, bundle = tiny["random"]
     x = _stereo(tiny["music"])
     seps = {}
-    for name in ("default", "low_latency"):
+    for name in ("every_frame", "low_latency"):
         seps[name] = StreamingSeparator(bundle, 44100, 2, StreamSettings.preset(name))
         seps[name].set_reference_class("A", "tones")
-    exact, guessed = (_stream(seps[n], x, 512) for n in ("default", "low_latency"))
-    assert seps["low_latency"].latency_samples == seps["default"].latency_samples - seps["default"].grid.hop
+    exact, guessed = (_stream(seps[n], x, 512) for n in ("every_frame", "low_latency"))
+    margin = round(3.5 * 44100 / 1000)        # the low_latency worker's margin
+    assert seps["low_latency"].latency_samples == seps["every_frame"].latency_samples - seps["every_frame"].grid.hop + margin
     assert np.isfinite(guessed).all() and np.abs(guessed - exact).max() > 1e-5    # a different, guessed mask
     err = np.sum((guessed - exact) ** 2) / np.sum(exact ** 2)
     assert err < 0.25                                                             # ... but close to it
@@ -210,9 +216,15 @@ def test_settings_resolve_per_bundle_with_clear_errors(tiny):
     _, bundle = tiny["random"]
     info = OnnxModels(bundle).info
     assert info.stateful and info.lookahead == 1 and info.state[0]["name"] == "context"
-    assert StreamSettings.default().resolve(info).hop_frames == 1          # at most one hop of buffering
+    assert StreamSettings.default().resolve(info).hop_frames == 2          # two frames per call
+    assert StreamSettings.every_frame().resolve(info).hop_frames == 1
     assert StreamSettings.efficient().resolve(info).hop_frames == 2
-    assert StreamSettings.low_latency().resolve(info).hop_frames == 1
+    low = StreamSettings.low_latency().resolve(info)
+    assert (low.hop_frames, low.lookahead_frames, low.background) == (1, 0, True)
+    windowed_low = StreamSettings.low_latency().resolve(type(info)(**{**info.__dict__, "state": [], "lookahead": 0}))
+    assert (windowed_low.mode, windowed_low.background) == ("windowed", False)   # auto: inline where windowed
+    with pytest.raises(EventSepError, match="background_margin_ms"):
+        StreamSettings(background=True, background_margin_ms=-1.0).resolve(info)
     old_default = StreamSettings(context_frames=32, hop_frames=4, lookahead_frames=1)     # a preset before modes
     assert old_default.resolve(info).mode == "stateful"
     assert StreamSettings.windowed().resolve(info).mode == "windowed"

@@ -3,7 +3,8 @@
 The audio thread then only moves samples: it hands every host hop (and, on the hops that finish a run, the
 query latent it would have used) to a worker thread, and takes finished hops back when it needs them. The
 output FIFO is pre-filled with one run more (``hop_frames`` hops), so the worker has a whole run's time
-(11.6 ms per frame) to finish a run before its samples are due, whatever the host's block size; a run that
+(11.6 ms per frame) to finish a run before its samples are due, whatever the host's block size, or with a
+shorter margin (``StreamSettings.background_margin_ms``: the ``low_latency`` preset's 3.5 ms); a run that
 takes longer makes the audio thread wait for it (a late block, never different samples). Every run is the
 inline core's, in the same order, with the same latent: the output is the inline stream's, delayed by one
 run more, and so still ``eventsep separate``'s.
@@ -46,10 +47,13 @@ class BackgroundRuns:
     :meth:`collect` gives back, in order, ``(rows, tag)`` per hop (``rows``: the finished hops, as
     ``StatefulCore.advance`` returns them; ``tag``: what was submitted with the hop)."""
 
-    def __init__(self, core: StatefulCore):
+    def __init__(self, core: StatefulCore, margin: int | None = None):
+        """``margin``: output samples pre-filled beyond the inline core's, the time the worker has for a
+        run past the block that completes it (default: one run, ``run_frames`` hops)."""
         self.core = core
         self.batch, self.run_frames = core.batch, core.run_frames
-        self.prefill = core.prefill + core.run_frames * core.grid.hop     # one run more than inline
+        self.margin = core.run_frames * core.grid.hop if margin is None else int(margin)
+        self.prefill = core.prefill + self.margin
         self._jobs: queue.SimpleQueue = queue.SimpleQueue()
         self._results: queue.SimpleQueue = queue.SimpleQueue()
         self._frames = 0            # hops submitted since the last reset (the audio thread's count)

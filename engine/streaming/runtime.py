@@ -28,7 +28,7 @@ from .controls import Controls, Ramp
 from .fifo import SampleFifo
 from .grid import HostGrid
 from .query import check_latent, latent_from_audio, latent_from_class
-from .settings import Latency, StreamSettings, latency_of
+from .settings import Latency, StreamSettings, background_margin, latency_of
 from .stateful import StatefulCore
 from .validate import check_sample_rate, check_unit
 from .windowed import WindowedCore
@@ -36,6 +36,14 @@ from .windowed import WindowedCore
 # Inputs are limited to this magnitude (after NaN/Inf -> 0) so nothing downstream can overflow float32.
 INPUT_LIMIT = 1e6
 MAX_CHANNELS = 64
+
+
+def safe_samples(x: np.ndarray) -> np.ndarray:
+    """``x`` with NaN and Inf as silence and samples limited to +-``INPUT_LIMIT`` (``x`` itself when it is
+    already safe, the usual case: two reductions)."""
+    if x.min() >= -INPUT_LIMIT and x.max() <= INPUT_LIMIT:      # NaN fails the comparisons too
+        return x
+    return np.clip(np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0), -INPUT_LIMIT, INPUT_LIMIT)
 
 
 class StreamingSeparator:
@@ -80,7 +88,7 @@ class StreamingSeparator:
         self._reset_requested = False
         self._core.warm_up()
         if self.settings.background:          # started once warm: the worker never sees a cold core
-            self._core = BackgroundRuns(self._core)
+            self._core = BackgroundRuns(self._core, background_margin(self.settings, self.sample_rate, self.grid.hop))
         self._reset_state()
 
     # ------------------------------------------------------------------------------------------ info
@@ -213,18 +221,17 @@ class StreamingSeparator:
             self._reset_state()
         if n == 0:
             return block.copy()
-        if not (x.min() >= -INPUT_LIMIT and x.max() <= INPUT_LIMIT):   # NaN fails the comparisons too
-            x = np.clip(np.nan_to_num(x.astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0),
-                        -INPUT_LIMIT, INPUT_LIMIT)
         controls = self._controls                     # one atomic read per block
         if self._fresh:
             self._start_controls(controls)
             self._fresh = False
-        self._in.push(x)                              # (float32 samples become float64 in the FIFOs)
+        # (float32 samples become float64 in the FIFOs; bad samples are made safe where they are read: once
+        # per hop for the model, and in the blend for the dry signal, not in every small block)
+        self._in.push(x)
         self._dry.push(x)
         hop = self.grid.hop
         while len(self._in) >= hop:
-            self._advance(self._in.pop(hop), controls)
+            self._advance(safe_samples(self._in.pop(hop)), controls)
         if self.settings.background:
             self._collect(n)
         open_gate = self._popped >= self._gate_open_from
@@ -242,7 +249,7 @@ class StreamingSeparator:
             self._dry.pop_view(n)                     # advanced past, never read
             out = target.astype(block.dtype)
         else:
-            dry = self._dry.pop_view(n)
+            dry = safe_samples(self._dry.pop_view(n))
             chosen = target if no_residual else target + residual * (dry - 2.0 * target)
             out = (chosen if only_wet else dry + (gate * mix) * (chosen - dry)).astype(block.dtype)
         if not math.isfinite(out.sum()):                   # belt and braces: nothing non-finite leaves

@@ -21,11 +21,13 @@ Latency, as neutone splits it:
 - *model delay*: the analysis/synthesis window overlap plus the lookahead, ``L - H + lookahead_frames * H``
   (L = the window at the host rate).
 
-With ``background`` runs (on a worker thread) the buffering is one run longer: ``2 hop_frames H - 1``.
+With ``background`` runs (on a worker thread) the buffering is longer by the worker's margin: a whole
+run (``2 hop_frames H - 1`` in all) unless ``background_margin_ms`` gives less.
 
-Their sum is the constant ``latency_samples``. With the shipped model (lookahead 1): ``default`` (a run
-every frame) 58.0 ms, ``low_latency`` (no lookahead) 46.4 ms, ``efficient`` (2 frames per run) 69.6 ms;
-the windowed presets 92.9 ms and 58.0 ms (at any rate, to rounding).
+Their sum is the constant ``latency_samples``. With the shipped model (lookahead 1): ``default`` (2 frames
+per run) 69.6 ms, ``every_frame`` (a run every frame, what the VST3 runs) 58.0 ms, ``low_latency`` (no
+lookahead, runs on a worker thread with a 3.5 ms margin) 49.9 ms, ``background_runs`` 69.6 ms; the
+windowed presets 92.9 ms and 58.0 ms (at any rate, to rounding).
 """
 from __future__ import annotations
 
@@ -43,15 +45,19 @@ class StreamSettings:
     """The latency/quality setting of :class:`~engine.streaming.StreamingSeparator`."""
 
     context_frames: int = 32      # windowed: frames the separator sees per run (32 = 372 ms)
-    hop_frames: int | None = None  # frames per separator run (None: 1 stateful, 4 or 2 windowed; see resolve)
+    hop_frames: int | None = None  # frames per separator run (None: 2 or 1 stateful, 4 or 2 windowed; resolve)
     lookahead_frames: int | None = None   # future frames heard before a frame is masked (None: the model's own)
     smoothing_ms: float = 30.0    # time for mix / residual to swing fully, and the latent's time constant
     channel_mode: str = "mono"    # "mono": one mask from the channel mean; "per_channel": one per channel
     threads: int = 1              # onnxruntime intra-op threads (of the thread that calls process)
     mode: str = "auto"            # "auto", "stateful" or "windowed" (see the module docstring)
     # stateful: the runs on a worker thread, one run behind (engine.streaming.background): the audio
-    # thread only moves samples, for one run (hop_frames hops) more latency
-    background: bool = False
+    # thread only moves samples. True needs the stateful mode; "stateful": on a worker thread in the
+    # stateful mode, inline in the windowed mode (the low_latency preset, which any bundle runs).
+    background: bool | str = False
+    # background: how long the worker has for a run beyond the block that completes it, in ms of audio
+    # (None: a whole run, hop_frames hops); this much more latency
+    background_margin_ms: float | None = None
 
     @classmethod
     def default(cls) -> "StreamSettings":
@@ -59,20 +65,27 @@ class StreamSettings:
 
     @classmethod
     def low_latency(cls) -> "StreamSettings":
-        # stateful: no lookahead (a second, speculative step per run); windowed bundles: a run every 2 frames
-        return cls(lookahead_frames=0)
+        """Stateful: no lookahead (a second, speculative step per run), a run every frame, on a worker
+        thread with 3.5 ms of margin (two steps per frame would make the audio thread miss deadlines at
+        small blocks); windowed bundles: a run every 2 frames, inline."""
+        return cls(lookahead_frames=0, background="stateful", background_margin_ms=LOW_LATENCY_MARGIN_MS)
+
+    @classmethod
+    def every_frame(cls) -> "StreamSettings":
+        """Stateful, a run every frame, inline: one hop (11.6 ms) less latency than ``default`` for about
+        1.5x its CPU (the VST3's C++ port runs this)."""
+        return cls(hop_frames=1)
 
     @classmethod
     def efficient(cls) -> "StreamSettings":
-        """Stateful, 2 frames per run: each call reads the separator's weights once for two frames, which
-        nearly halves the model's share of the CPU for one hop (11.6 ms) more latency."""
+        """Stateful, 2 frames per run: what ``default`` resolves to (kept for saved presets and scripts)."""
         return cls(hop_frames=2)
 
     @classmethod
     def background_runs(cls) -> "StreamSettings":
         """Stateful, a run every frame, on a worker thread: nothing heavy on the audio thread, for one hop
         (11.6 ms) more latency than ``default`` (69.6 ms)."""
-        return cls(background=True)
+        return cls(hop_frames=1, background=True)
 
     @classmethod
     def windowed(cls) -> "StreamSettings":
@@ -96,8 +109,9 @@ class StreamSettings:
         mode chosen, the lookahead and the run length filled in. Raises a one-line :class:`EventSepError`
         when they cannot work.
 
-        ``hop_frames=None``: stateful, 1 (a run every frame: at most one hop of buffering); windowed, 4, or
-        2 without lookahead (the previous runtime's two presets)."""
+        ``hop_frames=None``: stateful, 2 (each call reads the weights once for two frames: a third less
+        CPU than a run every frame, for 11.6 ms more latency, 69.6 ms in all), or 1 without lookahead;
+        windowed, 4, or 2 without lookahead (the previous runtime's two presets)."""
         for name in ("context_frames", "threads") + (("hop_frames",) if self.hop_frames is not None else ()):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -111,11 +125,17 @@ class StreamSettings:
             raise EventSepError(f"channel_mode must be one of {CHANNEL_MODES}, got {self.channel_mode!r}")
         if self.mode not in MODES:
             raise EventSepError(f"mode must be one of {MODES}, got {self.mode!r}")
-        if not isinstance(self.background, bool):
-            raise EventSepError(f"background must be true or false, got {self.background!r}")
+        if not isinstance(self.background, bool) and self.background != "stateful":
+            raise EventSepError(f"background must be true, false or 'stateful', got {self.background!r}")
+        margin = self.background_margin_ms
+        if margin is not None and (isinstance(margin, bool) or not isinstance(margin, (int, float))
+                                   or not 0.0 <= margin <= 1000.0):
+            raise EventSepError(f"background_margin_ms must be between 0 and 1000 (or none), got {margin!r}")
         mode = self.mode if self.mode != "auto" else ("stateful" if info.stateful else "windowed")
         if self.background and mode != "stateful":
-            raise EventSepError("background runs need the stateful mode (a bundle with a step graph)")
+            if self.background is True:
+                raise EventSepError("background runs need the stateful mode (a bundle with a step graph)")
+            return replace(self, background=False, background_margin_ms=None).resolve(info)   # "stateful"
         if mode == "stateful":
             if not info.stateful:
                 raise EventSepError("this model has no stateful separator (a windowed-only bundle, e.g. the "
@@ -124,8 +144,8 @@ class StreamSettings:
             if la > info.lookahead:
                 raise EventSepError(f"this model looks {info.lookahead} frame(s) ahead; lookahead_frames can "
                                     f"be 0 to {info.lookahead} in the stateful mode")
-            hop = self.hop_frames or 1
-            return replace(self, mode=mode, hop_frames=hop, lookahead_frames=la)
+            hop = self.hop_frames or (2 if la else 1)
+            return replace(self, mode=mode, hop_frames=hop, lookahead_frames=la, background=bool(self.background))
         la = WINDOWED_LOOKAHEAD if la is None else la
         hop = self.hop_frames or (4 if la else 2)
         if self.context_frames % info.time_multiple:
@@ -136,7 +156,9 @@ class StreamSettings:
         return replace(self, mode=mode, hop_frames=hop, lookahead_frames=la)
 
 
-PRESETS = ("default", "low_latency", "efficient", "background_runs", "windowed", "windowed_low_latency")
+PRESETS = ("default", "low_latency", "every_frame", "efficient", "background_runs", "windowed",
+           "windowed_low_latency")
+LOW_LATENCY_MARGIN_MS = 3.5     # 46.4 ms of window and hop + 3.5 = 49.9 ms at 44.1 and 48 kHz
 
 
 @dataclass(frozen=True)
@@ -167,7 +189,16 @@ class Latency:
 def latency_of(settings: StreamSettings, sample_rate: int, window: int, hop: int) -> Latency:
     """Latency of resolved ``settings`` (:meth:`StreamSettings.resolve`) with an analysis window of
     ``window`` and hop ``hop`` host samples."""
-    # buffering: waiting for a run's hops, and with background runs one run more for the worker to finish it
-    runs = 2 if settings.background else 1
-    return Latency(sample_rate=sample_rate, buffering_samples=runs * settings.hop_frames * hop - 1,
+    # buffering: waiting for a run's hops, and with background runs the worker's margin to finish it
+    return Latency(sample_rate=sample_rate,
+                   buffering_samples=settings.hop_frames * hop - 1 + background_margin(settings, sample_rate, hop),
                    model_samples=window - hop + settings.lookahead_frames * hop)
+
+
+def background_margin(settings: StreamSettings, sample_rate: int, hop: int) -> int:
+    """Samples the worker of background runs has beyond the block that completes a run (0 inline)."""
+    if not settings.background:
+        return 0
+    if settings.background_margin_ms is None:
+        return settings.hop_frames * hop
+    return int(round(settings.background_margin_ms * sample_rate / 1000.0))
