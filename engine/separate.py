@@ -183,7 +183,8 @@ class Query(QueryArgs):
 
 
 def separate_array(model: QuerySeparator, audio: np.ndarray, sample_rate: int, z: torch.Tensor,
-                   iterations: int = 0, progress: bool = False, channel_mode: str = "mono") -> SeparationResult:
+                   iterations: int = 0, progress: bool = False, channel_mode: str = "mono",
+                   synthesis: str = "short") -> SeparationResult:
     """Separate ``(nb_channels, nb_samples)`` audio at any rate; output at the same rate and shape.
 
     A streamable model runs the live runtime's own computation over the whole file
@@ -196,7 +197,7 @@ def separate_array(model: QuerySeparator, audio: np.ndarray, sample_rate: int, z
     rate = model.config.sample_rate
     audio, warnings = clean_input(audio, sample_rate, rate, model.config.stft.hop_length)
     if model.streamable:
-        est = _separate_streamable(model, audio, sample_rate, z, iterations, channel_mode)
+        est = _separate_streamable(model, audio, sample_rate, z, iterations, channel_mode, synthesis)
     else:
         estimate, _ = refine(model, torch.from_numpy(resample(audio, sample_rate, rate)), z, iterations,
                              progress=progress)
@@ -205,7 +206,7 @@ def separate_array(model: QuerySeparator, audio: np.ndarray, sample_rate: int, z
 
 
 def _separate_streamable(model: QuerySeparator, audio: np.ndarray, sample_rate: int, z: torch.Tensor,
-                         iterations: int, channel_mode: str) -> np.ndarray:
+                         iterations: int, channel_mode: str, synthesis: str) -> np.ndarray:
     """The stream's computation over a whole file; ``iterations`` re-encode the estimate as the query."""
     from .stepmodel import TorchModels
     from .streaming import separate_offline
@@ -213,20 +214,20 @@ def _separate_streamable(model: QuerySeparator, audio: np.ndarray, sample_rate: 
 
     check_sample_rate(sample_rate)
     models = TorchModels(model)
-    est = separate_offline(models, audio, sample_rate, z.detach().float().numpy(), channel_mode)
+    est = separate_offline(models, audio, sample_rate, z.detach().float().numpy(), channel_mode, synthesis)
     for _ in range(iterations):
         z = encode_clip(model, torch.from_numpy(resample(est.astype(np.float32), sample_rate,
                                                          model.config.sample_rate)))
-        est = separate_offline(models, audio, sample_rate, z.numpy(), channel_mode)
+        est = separate_offline(models, audio, sample_rate, z.numpy(), channel_mode, synthesis)
     return est
 
 
 def separate_file(model: QuerySeparator, path: str | Path, out: str | Path, z: torch.Tensor,
                   residual_out: str | Path | None = None, iterations: int = 0, progress: bool = False,
-                  channel_mode: str = "mono") -> SeparationResult:
+                  channel_mode: str = "mono", synthesis: str = "short") -> SeparationResult:
     check_outputs(out, residual_out)
     audio, rate = load_audio(path)
-    result = separate_array(model, audio, rate, z, iterations, progress, channel_mode)
+    result = separate_array(model, audio, rate, z, iterations, progress, channel_mode, synthesis)
     write_result(result, out, residual_out)
     return result
 

@@ -18,6 +18,7 @@ from .separation_io import QueryArgs, SeparationResult, check_outputs, clean_inp
 from .streaming import OnnxModels, separate_offline
 from .streaming.dsp import slerp
 from .streaming.query import latent_from_audio, latent_from_class
+from .streaming.settings import DEFAULT_SYNTHESIS
 from .streaming.validate import check_sample_rate
 
 
@@ -58,23 +59,24 @@ class BundleQuery(QueryArgs):
 
 
 def separate_array(models: OnnxModels, audio: np.ndarray, sample_rate: int, z: np.ndarray, iterations: int = 0,
-                   channel_mode: str = "mono") -> SeparationResult:
+                   channel_mode: str = "mono", synthesis: str = DEFAULT_SYNTHESIS) -> SeparationResult:
     """As :func:`engine.separate.separate_array` for a streamable model; ``iterations`` re-encode the
     estimate as the query."""
     info = models.info
     audio, warnings = clean_input(audio, sample_rate, info.sample_rate, info.hop_length)
     check_sample_rate(sample_rate)
-    est = separate_offline(models, audio, sample_rate, z, channel_mode)
+    est = separate_offline(models, audio, sample_rate, z, channel_mode, synthesis)
     for _ in range(iterations):
-        est = separate_offline(models, audio, sample_rate, latent_from_audio(models, est, sample_rate), channel_mode)
+        est = separate_offline(models, audio, sample_rate, latent_from_audio(models, est, sample_rate), channel_mode,
+                               synthesis)
     return result_of(audio, est, sample_rate, warnings)
 
 
 def separate_file(models: OnnxModels, path: str | Path, out: str | Path, z: np.ndarray,
                   residual_out: str | Path | None = None, iterations: int = 0,
-                  channel_mode: str = "mono") -> SeparationResult:
+                  channel_mode: str = "mono", synthesis: str = DEFAULT_SYNTHESIS) -> SeparationResult:
     check_outputs(out, residual_out)
     audio, rate = load_audio(path)
-    result = separate_array(models, audio, rate, z, iterations, channel_mode)
+    result = separate_array(models, audio, rate, z, iterations, channel_mode, synthesis)
     write_result(result, out, residual_out)
     return result

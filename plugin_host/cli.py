@@ -46,12 +46,12 @@ def _effect_options(p, query_required: bool) -> None:
                    help="refuse a preset made for another model (default: recompute its class and file queries "
                         "with a warning)")
     p.add_argument("--setting", choices=PRESETS, default=None,
-                   help="streaming setting; with the shipped model: default (stateful, 2 frames per run: "
-                        "69.6 ms), low_latency (no lookahead, runs on a worker thread with a 3.5 ms margin: 49.9 ms), "
-                        "every_frame (a run every frame, inline: 58.0 ms, 1.5x the CPU; what the VST3 runs), "
-                        "efficient (= default), background_runs (a run every frame on a worker thread: 69.6 ms, the "
-                        "audio thread only moves samples), windowed / windowed_low_latency (the previous runtime: "
-                        "92.9 / 58.0 ms); default: the preset's, else default")
+                   help="streaming setting; with the shipped model: default (2 frames per run on a worker "
+                        "thread: 69.6 ms), low_latency (no lookahead, on a worker thread: 46.4 ms), every_frame "
+                        "(a run every frame, inline: 46.4 ms, the most CPU), efficient (3 frames per run, inline: "
+                        "69.6 ms, the least CPU), background_runs (a run every frame on a worker thread: 58.0 ms), "
+                        "windowed / windowed_low_latency (the previous runtime: 92.9 / 58.0 ms); default: the "
+                        "preset's, else default")
     p.add_argument("--low-latency", action="store_true", help="same as --setting low_latency")
 
 

@@ -79,11 +79,22 @@ def test_streamed_output_is_eventsep_separate_output_at_every_block_size(tiny, t
     assert np.abs(offline - x).max() > 0.05                                        # ... not just copy the input
     models = OnnxModels(bundle)
     for block, setting in ([(b, "default") for b in BLOCKS] + [(b, "background_runs") for b in BLOCKS]
-                           + [(65, "every_frame"), (511, "every_frame")]):
+                           + [(65, "every_frame"), (511, "every_frame"), (1, "efficient")]):
         sep = StreamingSeparator(models, 44100, 2, StreamSettings.preset(setting))
         assert sep.settings.mode == "stateful"
         sep.set_reference_class("A", "tones")
         np.testing.assert_allclose(_stream(sep, x, block), offline, atol=1e-4, rtol=0, err_msg=f"block {block}")
+    # the full synthesis window (the VST3's): `eventsep separate --synthesis full`, one hop later live
+    run = subprocess.run([sys.executable, "-m", "engine.cli", "separate", str(tmp_path / "mix.wav"), "-o",
+                          str(tmp_path / "full.wav"), "--model", str(ckpt), "--class", "tones", "--quiet",
+                          "--synthesis", "full"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    full = sf.read(tmp_path / "full.wav", dtype="float32", always_2d=True)[0].T
+    assert 1e-4 < np.abs(full - offline).max() and np.sum((full - offline) ** 2) < 0.05 * np.sum(offline ** 2)
+    for block in (64, 4096):
+        sep = StreamingSeparator(models, 44100, 2, StreamSettings(hop_frames=1, synthesis="full"))
+        sep.set_reference_class("A", "tones")
+        np.testing.assert_allclose(_stream(sep, x, block), full, atol=1e-4, rtol=0, err_msg=f"full, block {block}")
 
 
 @pytest.mark.parametrize("channel_mode", ["mono", "per_channel"])
@@ -116,12 +127,14 @@ def test_offline_twin_with_onnx_equals_the_torch_twin(tiny):
                                separate_offline(TorchModels(model), x, 44100, z), atol=1e-5, rtol=0)
 
 
-@pytest.mark.parametrize("setting, at_most_ms", [("default", 70.0), ("every_frame", 58.1), ("efficient", 70.0),
-                                                ("low_latency", 50.0), ("background_runs", 70.0)])
+@pytest.mark.parametrize("setting, at_most_ms", [("default", 70.0), ("every_frame", 46.5), ("efficient", 70.0),
+                                                ("low_latency", 46.5), ("background_runs", 58.1),
+                                                (StreamSettings(hop_frames=1, synthesis="full"), 58.1)])
 @pytest.mark.parametrize("rate", [44100, 48000])
 def test_latency_is_exact_and_within_its_budget(tiny, setting, at_most_ms, rate):
     _, bundle = tiny["pass"]
-    sep = StreamingSeparator(bundle, rate, 2, StreamSettings.preset(setting))
+    sep = StreamingSeparator(bundle, rate, 2, setting if isinstance(setting, StreamSettings)
+                             else StreamSettings.preset(setting))
     sep.set_reference_class("A", "tones")
     lat = sep.latency
     assert lat.ms <= at_most_ms
@@ -136,12 +149,15 @@ def test_latency_is_exact_and_within_its_budget(tiny, setting, at_most_ms, rate)
 
 @pytest.mark.parametrize("inline_setting, background_setting, margin", [
     (StreamSettings.every_frame(), StreamSettings.background_runs(), 512),                      # one run later
-    (StreamSettings(lookahead_frames=0, hop_frames=1), StreamSettings.low_latency(), round(3.5 * 44.1))])
+    (StreamSettings(lookahead_frames=0, hop_frames=1), StreamSettings.low_latency(), 512),
+    (StreamSettings(hop_frames=2), StreamSettings.default(), 512),
+    (StreamSettings(hop_frames=1), StreamSettings(hop_frames=1, background=True, background_margin_ms=3.5),
+     round(3.5 * 44.1))])
 def test_background_runs_are_the_inline_stream_later_queries_included(tiny, inline_setting, background_setting,
                                                                        margin):
     """The worker thread computes what the audio thread would have, in the same order, with the same
     latents: moving between queries and clearing them mid-stream gives the same samples, ``margin`` later
-    (a whole run for background_runs, 3.5 ms for low_latency)."""
+    (one hop, or the margin asked for)."""
     _, bundle = tiny["random"]
     x = _stereo(tiny["music"])
     outs = []
@@ -172,8 +188,9 @@ def test_low_latency_guesses_the_lookahead_and_stays_close_to_the_offline_mask(t
         seps[name] = StreamingSeparator(bundle, 44100, 2, StreamSettings.preset(name))
         seps[name].set_reference_class("A", "tones")
     exact, guessed = (_stream(seps[n], x, 512) for n in ("every_frame", "low_latency"))
-    margin = round(3.5 * 44100 / 1000)        # the low_latency worker's margin
-    assert seps["low_latency"].latency_samples == seps["every_frame"].latency_samples - seps["every_frame"].grid.hop + margin
+    margin = seps["every_frame"].grid.hop       # the low_latency worker's margin
+    hop = seps["every_frame"].grid.hop
+    assert seps["low_latency"].latency_samples == seps["every_frame"].latency_samples - hop + margin
     assert np.isfinite(guessed).all() and np.abs(guessed - exact).max() > 1e-5    # a different, guessed mask
     err = np.sum((guessed - exact) ** 2) / np.sum(exact ** 2)
     assert err < 0.25                                                             # ... but close to it
@@ -218,7 +235,13 @@ def test_settings_resolve_per_bundle_with_clear_errors(tiny):
     assert info.stateful and info.lookahead == 1 and info.state[0]["name"] == "context"
     assert StreamSettings.default().resolve(info).hop_frames == 2          # two frames per call
     assert StreamSettings.every_frame().resolve(info).hop_frames == 1
-    assert StreamSettings.efficient().resolve(info).hop_frames == 2
+    assert StreamSettings.efficient().resolve(info).hop_frames == 3
+    assert StreamSettings.default().resolve(info).synthesis == "short"
+    assert StreamSettings.windowed().resolve(info).synthesis == "full"
+    with pytest.raises(EventSepError, match="full window"):
+        StreamSettings(mode="windowed", synthesis="short").resolve(info)
+    with pytest.raises(EventSepError, match="synthesis must be one of"):
+        StreamSettings(synthesis="long").resolve(info)
     low = StreamSettings.low_latency().resolve(info)
     assert (low.hop_frames, low.lookahead_frames, low.background) == (1, 0, True)
     windowed_low = StreamSettings.low_latency().resolve(type(info)(**{**info.__dict__, "state": [], "lookahead": 0}))
@@ -263,3 +286,20 @@ def test_command_line_setting_names_are_the_runtime_presets():
     from plugin_host.arg_types import SETTING_NAMES
 
     assert tuple(SETTING_NAMES) == tuple(PRESETS)
+
+
+def test_a_script_with_background_runs_exits_cleanly(tiny):
+    """The default setting runs on a worker thread: a script that ends with a stream still open must exit
+    with code 0 (a live worker during onnxruntime's teardown used to abort it, about half the time)."""
+    _, bundle = tiny["random"]
+    code = textwrap.dedent(f"""
+        import numpy as np
+        from engine.streaming import StreamingSeparator, StreamSettings
+        sep = StreamingSeparator({str(bundle)!r}, 44100, 2, StreamSettings.default())
+        sep.set_reference_class("A", "tones")
+        sep.process(np.zeros((2, 4000), np.float32))
+        print("ok")
+    """)
+    for _ in range(6):
+        run = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+        assert (run.returncode, run.stdout.strip()) == (0, "ok"), run.stderr

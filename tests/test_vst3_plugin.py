@@ -30,6 +30,10 @@ EXAMPLE = REPO / "engine" / "assets" / "example"
 RATE = 48000
 TOLERANCE = 1e-4
 
+# what the C++ port computes in its default setting: a step every frame, inline, the full synthesis window (the
+# Python default's short window and two frames per run give other samples at the start and the end of a file)
+CPP_DEFAULT = StreamSettings(hop_frames=1, synthesis="full")
+
 
 def _require_build() -> None:
     if not (PLUGIN / "Contents" / "x86_64-linux" / "EventSep.so").is_file():
@@ -136,7 +140,8 @@ def test_loads_with_named_parameters_that_can_be_set(models):
 def test_pedalboard_output_equals_the_python_chain(models, mixture, buffer_size):
     plugin = load(class_a="piano", class_b="bass", interp=0.3, mix=0.9)
     board = pedalboard.Pedalboard([plugin, pedalboard.Reverb(room_size=0.5, wet_level=0.3)])
-    ours = Chain([SeparatorEffect(models=models, query_a="piano", query_b="bass", interp=0.3, mix=0.9),
+    ours = Chain([SeparatorEffect(models=models, settings=CPP_DEFAULT, query_a="piano", query_b="bass", interp=0.3,
+                                  mix=0.9),
                   pedalboard.Reverb(room_size=0.5, wet_level=0.3)])
     got = board(mixture, RATE, buffer_size=buffer_size)
     want = ours(mixture, RATE, buffer_size=buffer_size)
@@ -169,7 +174,8 @@ def test_another_model_at_other_rates_matches_the_python_effect(tiny_bundle, rat
     x = np.stack([synthetic_music(rate, seconds=1.5, seed=s) for s in range(channels)])
     plugin = load(native_model=tiny_bundle / "native.safetensors", class_a="tones", class_b="noise", interp=0.5)
     got = plugin(x, rate, buffer_size=300)
-    want = SeparatorEffect(tiny_bundle, query_a="tones", query_b="noise", interp=0.5)(x, rate, buffer_size=300)
+    want = SeparatorEffect(tiny_bundle, settings=CPP_DEFAULT, query_a="tones", query_b="noise",
+                           interp=0.5)(x, rate, buffer_size=300)
     assert got.shape == want.shape == x.shape
     assert np.sqrt(np.mean(want ** 2)) > 1e-3
     assert np.abs(got - want).max() <= TOLERANCE
@@ -179,8 +185,8 @@ def test_latency_is_reported_for_the_rate_from_the_first_call(models, mixture):
     plugin = load(class_a="piano")
     for rate in (48000, 44100, 48000):
         plugin.process(mixture[:, :4096], rate, buffer_size=512, reset=True)
-        # the C++ port runs a step every frame, inline: the Python runtime's every_frame setting
-        assert plugin.reported_latency_samples == SeparatorEffect(models=models, settings="every_frame").latency_for(rate)
+        # the C++ port runs a step every frame, inline, with the full synthesis window
+        assert plugin.reported_latency_samples == SeparatorEffect(models=models, settings=CPP_DEFAULT).latency_for(rate)
     assert 1000 * plugin.reported_latency_samples / 48000 <= 70.0
 
 
@@ -193,7 +199,7 @@ def test_the_low_latency_setting_matches_the_python_effects(models, mixture):
     # the C++ port runs its two steps per frame inline; the Python preset puts them on a worker thread (3.5 ms
     # more latency, the same samples): compare with the inline form of the same setting
     want_effect = SeparatorEffect(models=models, query_a="piano",
-                                  settings=StreamSettings(lookahead_frames=0, hop_frames=1))
+                                  settings=StreamSettings(lookahead_frames=0, hop_frames=1, synthesis="full"))
     got = plugin(mixture, RATE, buffer_size=256)
     assert plugin.reported_latency_samples == want_effect.latency_for(RATE)
     assert 1000 * plugin.reported_latency_samples / RATE <= 50.0
@@ -204,7 +210,8 @@ def test_the_low_latency_setting_matches_the_python_effects(models, mixture):
     root.set("setting", "default")
     write_state(plugin, root)
     back = plugin(mixture, RATE, buffer_size=256)
-    assert np.abs(back - SeparatorEffect(models=models, query_a="piano")(mixture, RATE, buffer_size=256)).max() <= TOLERANCE
+    default = SeparatorEffect(models=models, settings=CPP_DEFAULT, query_a="piano")
+    assert np.abs(back - default(mixture, RATE, buffer_size=256)).max() <= TOLERANCE
 
 
 def test_residual_and_a_reference_clip_match_the_python_effect(models, mixture):
@@ -215,7 +222,8 @@ def test_residual_and_a_reference_clip_match_the_python_effect(models, mixture):
     write_state(plugin, root)
     assert read_state(plugin).get("query_a_path") == reference
     got = plugin(mixture, RATE, buffer_size=1024)
-    want = SeparatorEffect(models=models, query_a=reference, residual=0.4)(mixture, RATE, buffer_size=1024)
+    want = SeparatorEffect(models=models, settings=CPP_DEFAULT, query_a=reference,
+                           residual=0.4)(mixture, RATE, buffer_size=1024)
     assert np.abs(got - want).max() <= TOLERANCE
 
 
@@ -286,8 +294,8 @@ def test_osc_datagrams_drive_the_loaded_plugin_and_garbage_is_survived(mixture):
 
 
 def test_a_preset_loaded_over_osc_gives_the_python_effects_output(models, mixture, tmp_path):
-    effect = SeparatorEffect(models=models, query_a=str(EXAMPLE / "reference.flac"), query_b="bass", interp=0.4,
-                             mix=0.8)
+    effect = SeparatorEffect(models=models, settings=CPP_DEFAULT, query_a=str(EXAMPLE / "reference.flac"),
+                             query_b="bass", interp=0.4, mix=0.8)
     preset = save_preset(effect, tmp_path / "mine.json")
     port = free_port()
     plugin = load(osc_port=port)
@@ -305,7 +313,7 @@ def test_a_preset_loaded_over_osc_gives_the_python_effects_output(models, mixtur
     want = effect(mixture, RATE, buffer_size=512)
     assert np.abs(got - want).max() <= TOLERANCE
     # a raw latent of this model travels in the plugin's state
-    raw = SeparatorEffect(models=models, query_a=np.asarray(effect.query_a.latent) * 0.9)
+    raw = SeparatorEffect(models=models, settings=CPP_DEFAULT, query_a=np.asarray(effect.query_a.latent) * 0.9)
     raw_preset = save_preset(raw, tmp_path / "raw.json")
     client = OscClient(port)
     try:

@@ -1,11 +1,10 @@
-"""The separator's runs on a worker thread, one run behind the audio thread (``StreamSettings.background``).
+"""The separator's runs on a worker thread, one hop behind the audio thread (``StreamSettings.background``).
 
 The audio thread then only moves samples: it hands every host hop (and, on the hops that finish a run, the
 query latent it would have used) to a worker thread, and takes finished hops back when it needs them. The
-output FIFO is pre-filled with one run more (``hop_frames`` hops), so the worker has a whole run's time
-(11.6 ms per frame) to finish a run before its samples are due, whatever the host's block size, or with a
-shorter margin (``StreamSettings.background_margin_ms``: the ``low_latency`` preset's 3.5 ms); a run that
-takes longer makes the audio thread wait for it (a late block, never different samples). Every run is the
+output FIFO is pre-filled with one hop more (or ``StreamSettings.background_margin_ms``), so the worker has
+11.6 ms to finish a run before its samples are due, whatever the host's block size; a run that takes
+longer makes the audio thread wait for it (a late block, never different samples). Every run is the
 inline core's, in the same order, with the same latent: the output is the inline stream's, delayed by one
 run more, and so still ``eventsep separate``'s.
 
@@ -15,6 +14,7 @@ stream lowers it to 0.5 ms for the process (``sys.setswitchinterval``), as a hos
 """
 from __future__ import annotations
 
+import atexit
 import queue
 import sys
 import threading
@@ -25,6 +25,16 @@ import numpy as np
 from .stateful import StatefulCore
 
 SWITCH_INTERVAL_S = 0.0005
+_LIVE: "weakref.WeakSet[BackgroundRuns]" = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_workers() -> None:
+    """End every worker before the interpreter shuts down: a worker thread still alive while
+    onnxruntime's globals are destroyed aborts the process ("terminate called without an active
+    exception", exit code 134)."""
+    for runs in list(_LIVE):
+        runs.close()
 
 
 def _work(core: StatefulCore, jobs: queue.SimpleQueue, results: queue.SimpleQueue) -> None:
@@ -49,10 +59,10 @@ class BackgroundRuns:
 
     def __init__(self, core: StatefulCore, margin: int | None = None):
         """``margin``: output samples pre-filled beyond the inline core's, the time the worker has for a
-        run past the block that completes it (default: one run, ``run_frames`` hops)."""
+        run past the block that completes it (default: one hop)."""
         self.core = core
         self.batch, self.run_frames = core.batch, core.run_frames
-        self.margin = core.run_frames * core.grid.hop if margin is None else int(margin)
+        self.margin = core.grid.hop if margin is None else int(margin)
         self.prefill = core.prefill + self.margin
         self._jobs: queue.SimpleQueue = queue.SimpleQueue()
         self._results: queue.SimpleQueue = queue.SimpleQueue()
@@ -60,10 +70,17 @@ class BackgroundRuns:
         self._pending = 0           # hops submitted, not collected
         if sys.getswitchinterval() > SWITCH_INTERVAL_S:
             sys.setswitchinterval(SWITCH_INTERVAL_S)
-        thread = threading.Thread(target=_work, args=(core, self._jobs, self._results), daemon=True,
-                                  name="eventsep-separator")
-        thread.start()
+        self._thread = threading.Thread(target=_work, args=(core, self._jobs, self._results), daemon=True,
+                                        name="eventsep-separator")
+        self._thread.start()
         weakref.finalize(self, self._jobs.put, None)
+        _LIVE.add(self)
+
+    def close(self, timeout: float = 5.0) -> None:
+        """End the worker (after the hops already submitted); the stream cannot run after this."""
+        if self._thread.is_alive():
+            self._jobs.put(None)
+            self._thread.join(timeout)
 
     def reset(self) -> None:
         while self._pending:

@@ -4,7 +4,8 @@ magnitudes), and the overlap-add that turns masked spectra back into host hops; 
 :func:`analyse_frames`, :func:`add_frames`), which the stateful runtime and its offline twin share.
 
 Frame ``t`` is the window of the ``L`` samples that end with hop ``t`` (the stream starts from silence),
-so its overlap-added output completes the hop that starts ``L - H`` samples earlier. Shapes: hops
+so its overlap-added output completes the hop that starts ``M - H`` samples earlier (``M``: the grid's
+synthesis length, ``L`` for the full window). Shapes: hops
 ``(C, H)``, spectra ``(C, [F,] nb_bins)``, model magnitudes ``(B, 513[, F])`` with ``B`` 1 (channel mean)
 or ``C``.
 """
@@ -39,7 +40,7 @@ class OverlapAdd:
 
     def __init__(self, grid: HostGrid, channels: int):
         self.grid = grid
-        self.buffer = np.zeros((channels, grid.window_length))
+        self.buffer = np.zeros((channels, grid.synthesis_length))
 
     def add(self, spectra: np.ndarray) -> np.ndarray:
         """``(C, nb_bins)`` (masked) spectra -> ``(C, H)`` finished output samples."""
@@ -112,11 +113,11 @@ class OverlapAddFrames:
 
     def __init__(self, grid: HostGrid, channels: int):
         self.grid = grid
-        self.pieces = math.ceil(grid.window_length / grid.hop)              # hops a frame spans
+        self.pieces = math.ceil(grid.synthesis_length / grid.hop)           # hops a synthesised frame spans
         self.tail = np.zeros((channels, (self.pieces - 1) * grid.hop))      # sums still waiting for frames
 
     def add(self, frames: np.ndarray) -> np.ndarray:
-        """``(C, F, L)`` windowed frames -> ``(C, F * H)`` finished output samples."""
+        """``(C, F, M)`` synthesised frames -> ``(C, F * H)`` finished output samples."""
         g = self.grid
         count, hop = frames.shape[1], g.hop
         acc = np.zeros((frames.shape[0], (count - 1 + self.pieces) * hop))

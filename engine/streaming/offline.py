@@ -17,7 +17,8 @@ import numpy as np
 from .bundle import StepModel
 from .frames import add_frames, analyse_frames, normalised_hops, sanitise_mask
 from .grid import HostGrid
-from .settings import CHANNEL_MODES
+from .dsp import SYNTHESES
+from .settings import CHANNEL_MODES, DEFAULT_SYNTHESIS
 from .stateful import whole_masks
 from ..errors import EventSepError
 
@@ -26,17 +27,21 @@ CHUNK_FRAMES = 256     # frames transformed at a time: the arrays stay in cache,
 
 
 def separate_offline(models: StepModel, audio: np.ndarray, sample_rate: int, z: np.ndarray,
-                     channel_mode: str = "mono") -> np.ndarray:
+                     channel_mode: str = "mono", synthesis: str = DEFAULT_SYNTHESIS) -> np.ndarray:
     """``(C, n)`` audio at ``sample_rate`` and a ``(latent_dim,)`` query -> the ``(C, n)`` float64
-    estimate at the same rate, full band (what the stream gives, without its delay)."""
+    estimate at the same rate, full band (what the stream gives, without its delay). ``synthesis``: the
+    synthesis window (``"short"``, the stateful runtime's default, or ``"full"``; ``engine.streaming.grid``)."""
     if channel_mode not in CHANNEL_MODES:
         raise EventSepError(f"channel_mode must be one of {CHANNEL_MODES}, got {channel_mode!r}")
-    grid = HostGrid(sample_rate, models.info)
+    if synthesis not in SYNTHESES:
+        raise EventSepError(f"synthesis must be one of {SYNTHESES}, got {synthesis!r}")
+    grid = HostGrid(sample_rate, models.info, synthesis)
     x = np.asarray(audio, np.float64)
     channels, n = x.shape
     L, H = grid.window_length, grid.hop
+    first = grid.synthesis_start // H               # a frame's synthesised samples start this many hops in
     la = models.info.lookahead
-    frames_out = (n - 1 + L - H) // H + 1           # frames whose output hop touches the file
+    frames_out = (n - 1 + grid.synthesis_length - H) // H + 1     # frames whose output touches the file
     padded = np.zeros((channels, (frames_out + la - 1) * H + L))
     padded[:, L - H:L - H + n] = x
     frames = np.lib.stride_tricks.sliding_window_view(padded, L, axis=-1)[:, ::H]   # (C, T + la, L) view
@@ -47,11 +52,11 @@ def separate_offline(models: StepModel, audio: np.ndarray, sample_rate: int, z: 
     zb = np.repeat(np.asarray(z, np.float32).reshape(1, -1), mags.shape[0], axis=0)
     masks = sanitise_mask(np.asarray(whole_masks(models, mags, zb)))                # (B, 513, T)
 
-    pieces = math.ceil(L / H)
-    out = np.zeros((channels, (frames_out + pieces) * H))
+    hops = math.ceil((L - H + n) / H)                # output hops up to the file's end
+    out = np.zeros((channels, (max(hops, frames_out + first) + math.ceil(L / H)) * H))
     for lo in range(0, frames_out, CHUNK_FRAMES):
         hi = min(lo + CHUNK_FRAMES, frames_out)
         host = grid.host_mask(masks[:, :, lo:hi], mags[:, :, lo:hi])                # (B, chunk, bins)
-        synth = grid.synthesise(grid.analyse(frames[:, lo:hi]) * host)             # (C, chunk, L)
-        add_frames(out, synth, lo, H)
-    return normalised_hops(out, frames_out, grid)[:, L - H:L - H + n]
+        synth = grid.synthesise(grid.analyse(frames[:, lo:hi]) * host)             # (C, chunk, M)
+        add_frames(out, synth, first + lo, H)
+    return normalised_hops(out, hops, grid)[:, L - H:L - H + n]

@@ -72,7 +72,7 @@ class StreamingSeparator:
                 or not 1 <= channels <= MAX_CHANNELS:
             raise EventSepError(f"channels must be a whole number from 1 to {MAX_CHANNELS}, got {channels!r}")
         self.channels = int(channels)
-        self.grid = HostGrid(self.sample_rate, info)
+        self.grid = HostGrid(self.sample_rate, info, self.settings.synthesis)
         self.latency: Latency = latency_of(self.settings, self.sample_rate, self.grid.window_length,
                                            self.grid.hop)
         core_type = StatefulCore if self.settings.mode == "stateful" else WindowedCore

@@ -18,22 +18,25 @@ Latency, as neutone splits it:
 
 - *buffering delay*: a separator run needs ``hop_frames`` new hops of input, ``hop_frames * H - 1``
   samples of waiting in the worst case (H = the hop at the host rate);
-- *model delay*: the analysis/synthesis window overlap plus the lookahead, ``L - H + lookahead_frames * H``
-  (L = the window at the host rate).
+- *model delay*: the synthesis window's overlap plus the lookahead, ``M - H + lookahead_frames * H``
+  (M = the synthesis window at the host rate: the analysis window's last 3 hops with the stateful
+  runtime's ``"short"`` synthesis, the whole analysis window L = 4 hops with ``"full"``; grid.py).
 
-With ``background`` runs (on a worker thread) the buffering is longer by the worker's margin: a whole
-run (``2 hop_frames H - 1`` in all) unless ``background_margin_ms`` gives less.
+With ``background`` runs (on a worker thread) the buffering is longer by the worker's margin: one hop
+(``(hop_frames + 1) H - 1`` in all) unless ``background_margin_ms`` says otherwise.
 
-Their sum is the constant ``latency_samples``. With the shipped model (lookahead 1): ``default`` (2 frames
-per run) 69.6 ms, ``every_frame`` (a run every frame, what the VST3 runs) 58.0 ms, ``low_latency`` (no
-lookahead, runs on a worker thread with a 3.5 ms margin) 49.9 ms, ``background_runs`` 69.6 ms; the
-windowed presets 92.9 ms and 58.0 ms (at any rate, to rounding).
+Their sum is the constant ``latency_samples``. With the shipped model (lookahead 1) and the short
+synthesis: ``default`` (2 frames per run, on a worker thread) 69.6 ms, ``efficient`` (3 frames per run,
+inline) 69.6 ms, ``every_frame`` (inline) 46.4 ms, ``low_latency`` (no lookahead, on a worker thread)
+46.4 ms, ``background_runs`` (a run every frame on a worker thread) 58.0 ms; the windowed presets (full
+synthesis) 92.9 ms and 58.0 ms (at any rate, to rounding).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
 from ..errors import EventSepError
+from .dsp import SYNTHESES, synthesis_start
 
 CHANNEL_MODES = ("mono", "per_channel")
 MODES = ("auto", "stateful", "windowed")
@@ -51,40 +54,46 @@ class StreamSettings:
     channel_mode: str = "mono"    # "mono": one mask from the channel mean; "per_channel": one per channel
     threads: int = 1              # onnxruntime intra-op threads (of the thread that calls process)
     mode: str = "auto"            # "auto", "stateful" or "windowed" (see the module docstring)
-    # stateful: the runs on a worker thread, one run behind (engine.streaming.background): the audio
+    # stateful: the runs on a worker thread, one hop behind (engine.streaming.background): the audio
     # thread only moves samples. True needs the stateful mode; "stateful": on a worker thread in the
     # stateful mode, inline in the windowed mode (the low_latency preset, which any bundle runs).
     background: bool | str = False
     # background: how long the worker has for a run beyond the block that completes it, in ms of audio
-    # (None: a whole run, hop_frames hops); this much more latency
+    # (None: one hop, 11.6 ms); this much more latency
     background_margin_ms: float | None = None
+    # the synthesis window ("short": the analysis window's last 3 hops, one hop less latency; "full"; None:
+    # short in the stateful mode, full in the windowed one)
+    synthesis: str | None = None
 
     @classmethod
     def default(cls) -> "StreamSettings":
-        return cls()
+        """Stateful: 2 frames per run, the runs on a worker thread with one hop of margin (69.6 ms): two
+        frames per call cost a third less than one, and the audio thread never computes a run, so a slow
+        run is not a missed block; windowed bundles: the windowed runtime, inline."""
+        return cls(background="stateful")
 
     @classmethod
     def low_latency(cls) -> "StreamSettings":
         """Stateful: no lookahead (a second, speculative step per run), a run every frame, on a worker
-        thread with 3.5 ms of margin (two steps per frame would make the audio thread miss deadlines at
-        small blocks); windowed bundles: a run every 2 frames, inline."""
-        return cls(lookahead_frames=0, background="stateful", background_margin_ms=LOW_LATENCY_MARGIN_MS)
+        thread with one hop of margin: 46.4 ms; windowed bundles: a run every 2 frames, inline."""
+        return cls(lookahead_frames=0, background="stateful")
 
     @classmethod
     def every_frame(cls) -> "StreamSettings":
-        """Stateful, a run every frame, inline: one hop (11.6 ms) less latency than ``default`` for about
-        1.5x its CPU (the VST3's C++ port runs this)."""
+        """Stateful, a run every frame, inline: the lowest latency with the offline output (46.4 ms), for
+        the most CPU (the VST3's C++ port runs this with the full synthesis window: 58.0 ms)."""
         return cls(hop_frames=1)
 
     @classmethod
     def efficient(cls) -> "StreamSettings":
-        """Stateful, 2 frames per run: what ``default`` resolves to (kept for saved presets and scripts)."""
-        return cls(hop_frames=2)
+        """Stateful, 3 frames per run, inline: the least CPU within 70 ms (69.6 ms), each run's work in the
+        block that completes it (at 128-sample blocks the slowest of them can miss their deadline)."""
+        return cls(hop_frames=3)
 
     @classmethod
     def background_runs(cls) -> "StreamSettings":
         """Stateful, a run every frame, on a worker thread: nothing heavy on the audio thread, for one hop
-        (11.6 ms) more latency than ``default`` (69.6 ms)."""
+        (11.6 ms) more latency than ``every_frame`` (58.0 ms)."""
         return cls(hop_frames=1, background=True)
 
     @classmethod
@@ -110,8 +119,9 @@ class StreamSettings:
         when they cannot work.
 
         ``hop_frames=None``: stateful, 2 (each call reads the weights once for two frames: a third less
-        CPU than a run every frame, for 11.6 ms more latency, 69.6 ms in all), or 1 without lookahead;
-        windowed, 4, or 2 without lookahead (the previous runtime's two presets)."""
+        CPU than a run every frame), or 1 without lookahead; windowed, 4, or 2 without lookahead (the
+        previous runtime's two presets). ``synthesis=None``: short in the stateful mode, full in the
+        windowed one."""
         for name in ("context_frames", "threads") + (("hop_frames",) if self.hop_frames is not None else ()):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -125,6 +135,8 @@ class StreamSettings:
             raise EventSepError(f"channel_mode must be one of {CHANNEL_MODES}, got {self.channel_mode!r}")
         if self.mode not in MODES:
             raise EventSepError(f"mode must be one of {MODES}, got {self.mode!r}")
+        if self.synthesis is not None and self.synthesis not in SYNTHESES:
+            raise EventSepError(f"synthesis must be one of {SYNTHESES} (or none), got {self.synthesis!r}")
         if not isinstance(self.background, bool) and self.background != "stateful":
             raise EventSepError(f"background must be true, false or 'stateful', got {self.background!r}")
         margin = self.background_margin_ms
@@ -144,8 +156,11 @@ class StreamSettings:
             if la > info.lookahead:
                 raise EventSepError(f"this model looks {info.lookahead} frame(s) ahead; lookahead_frames can "
                                     f"be 0 to {info.lookahead} in the stateful mode")
-            hop = self.hop_frames or (2 if la else 1)
-            return replace(self, mode=mode, hop_frames=hop, lookahead_frames=la, background=bool(self.background))
+            hop = self.hop_frames or (DEFAULT_RUN_FRAMES if la else 1)
+            return replace(self, mode=mode, hop_frames=hop, lookahead_frames=la, background=bool(self.background),
+                           synthesis=self.synthesis or DEFAULT_SYNTHESIS)
+        if self.synthesis == "short":
+            raise EventSepError("the windowed mode synthesises with the full window (synthesis 'full' or none)")
         la = WINDOWED_LOOKAHEAD if la is None else la
         hop = self.hop_frames or (4 if la else 2)
         if self.context_frames % info.time_multiple:
@@ -153,12 +168,13 @@ class StreamSettings:
                                 f"time stride), got {self.context_frames}")
         if hop + la > self.context_frames:
             raise EventSepError("hop_frames + lookahead_frames must fit in context_frames")
-        return replace(self, mode=mode, hop_frames=hop, lookahead_frames=la)
+        return replace(self, mode=mode, hop_frames=hop, lookahead_frames=la, synthesis="full")
 
 
 PRESETS = ("default", "low_latency", "every_frame", "efficient", "background_runs", "windowed",
            "windowed_low_latency")
-LOW_LATENCY_MARGIN_MS = 3.5     # 46.4 ms of window and hop + 3.5 = 49.9 ms at 44.1 and 48 kHz
+DEFAULT_RUN_FRAMES = 2          # stateful runs with the model's lookahead, unless hop_frames says otherwise
+DEFAULT_SYNTHESIS = "short"     # the stateful mode's synthesis window, and eventsep separate's
 
 
 @dataclass(frozen=True)
@@ -190,15 +206,17 @@ def latency_of(settings: StreamSettings, sample_rate: int, window: int, hop: int
     """Latency of resolved ``settings`` (:meth:`StreamSettings.resolve`) with an analysis window of
     ``window`` and hop ``hop`` host samples."""
     # buffering: waiting for a run's hops, and with background runs the worker's margin to finish it
+    synthesis_length = window - synthesis_start(window, hop, settings.synthesis or "full")
     return Latency(sample_rate=sample_rate,
                    buffering_samples=settings.hop_frames * hop - 1 + background_margin(settings, sample_rate, hop),
-                   model_samples=window - hop + settings.lookahead_frames * hop)
+                   model_samples=synthesis_length - hop + settings.lookahead_frames * hop)
 
 
 def background_margin(settings: StreamSettings, sample_rate: int, hop: int) -> int:
-    """Samples the worker of background runs has beyond the block that completes a run (0 inline)."""
+    """Samples the worker of background runs has beyond the block that completes a run (0 inline; one hop
+    unless ``background_margin_ms`` says otherwise)."""
     if not settings.background:
         return 0
     if settings.background_margin_ms is None:
-        return settings.hop_frames * hop
+        return hop
     return int(round(settings.background_margin_ms * sample_rate / 1000.0))
