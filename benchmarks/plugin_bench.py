@@ -70,13 +70,16 @@ def main() -> None:
 
     import pedalboard
 
+    from engine.streaming import StreamSettings
     from plugin_host import SeparatorEffect
 
     audio = music(args.rate, args.seconds)
     os.environ["EVENTSEP_OSC_PORT"] = "0"
     vst3 = pedalboard.load_plugin(str(PLUGIN))
     vst3.class_a = args.query
-    effect = SeparatorEffect(query_a=args.query)
+    # the VST3's computation in Python: a step every frame, inline, the full synthesis window (the Python
+    # default runs two frames per call on a worker thread with the short window: other samples at the ends)
+    effect = SeparatorEffect(query_a=args.query, settings=StreamSettings(hop_frames=1, synthesis="full"))
     vst3_times = stream(lambda x, first: vst3.process(x, args.rate, buffer_size=args.block, reset=first),
                         audio, args.block)
 
