@@ -288,8 +288,8 @@ def add_separate(sub) -> None:
                         "models only, the thesis U-Net always masks each channel (default: mono)")
     p.add_argument("--synthesis", choices=["short", "full"], default="short",
                    help="synthesis window of a streamable model: short (the analysis window's last 3 hops, as "
-                        "the live effect's stateful settings: one hop less latency live, -0.01 dB on validation) "
-                        "or full (the whole analysis window, as the VST3 and the windowed settings) "
+                        "the live effect's stateful settings and the VST3: one hop less latency live, -0.01 dB on "
+                        "validation) or full (the whole analysis window, as the windowed settings) "
                         "(default: short)")
     p.add_argument("--residual", metavar="OUT2", default=None,
                    help="also write everything but the target: a file (one input) or a folder")

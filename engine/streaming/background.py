@@ -38,24 +38,26 @@ def _stop_workers() -> None:
 
 
 def _work(core: StatefulCore, jobs: queue.SimpleQueue, results: queue.SimpleQueue) -> None:
-    """The worker: run the core on each hop in order; a ``None`` job ends it. References only its queues
-    and the core, so the :class:`BackgroundRuns` that owns it can be collected (which ends it)."""
+    """The worker: run the core on each job's hops in order (a job: the hops of one run, the last one
+    finishing it); a ``None`` job ends it. References only its queues and the core, so the
+    :class:`BackgroundRuns` that owns it can be collected (which ends it)."""
     while True:
         job = jobs.get()
         if job is None:
             return
-        hop_samples, z, tag = job
+        hops, z = job
         try:
-            rows = core.advance(hop_samples, lambda: z)
+            done = [(core.advance(hop_samples, lambda: z), tag) for hop_samples, tag in hops]
         except BaseException as e:          # re-raised on the audio thread, where process() can report it
-            rows = e
-        results.put((rows, tag))
+            done = e
+        results.put(done)
 
 
 class BackgroundRuns:
-    """A :class:`StatefulCore` driven from a worker thread. :meth:`submit` hands over one hop;
-    :meth:`collect` gives back, in order, ``(rows, tag)`` per hop (``rows``: the finished hops, as
-    ``StatefulCore.advance`` returns them; ``tag``: what was submitted with the hop)."""
+    """A :class:`StatefulCore` driven from a worker thread. :meth:`submit` takes one hop, and hands the
+    hops over to the worker once per run (the hop that finishes it): one wake-up per run, not per hop;
+    :meth:`collect` gives back, in order, a run's ``[(rows, tag), ...]`` per hop (``rows``: the finished
+    hops, as ``StatefulCore.advance`` returns them; ``tag``: what was submitted with the hop)."""
 
     def __init__(self, core: StatefulCore, margin: int | None = None):
         """``margin``: output samples pre-filled beyond the inline core's, the time the worker has for a
@@ -66,8 +68,9 @@ class BackgroundRuns:
         self.prefill = core.prefill + self.margin
         self._jobs: queue.SimpleQueue = queue.SimpleQueue()
         self._results: queue.SimpleQueue = queue.SimpleQueue()
+        self._held: list = []       # hops submitted, not handed over yet (the run is not complete)
         self._frames = 0            # hops submitted since the last reset (the audio thread's count)
-        self._pending = 0           # hops submitted, not collected
+        self._pending = 0           # runs handed over, not collected
         if sys.getswitchinterval() > SWITCH_INTERVAL_S:
             sys.setswitchinterval(SWITCH_INTERVAL_S)
         self._thread = threading.Thread(target=_work, args=(core, self._jobs, self._results), daemon=True,
@@ -85,6 +88,7 @@ class BackgroundRuns:
     def reset(self) -> None:
         while self._pending:
             self.collect()
+        self._held = []
         self.core.reset()
         self._frames = 0
 
@@ -94,20 +98,23 @@ class BackgroundRuns:
 
     def submit(self, hop_samples: np.ndarray, z: np.ndarray | None, tag) -> None:
         self._frames += 1
-        self._pending += 1
-        self._jobs.put((hop_samples, z, tag))
+        self._held.append((hop_samples, tag))
+        if self.core.is_run(self._frames):            # the run's hops, to the worker at once
+            self._pending += 1
+            self._jobs.put((self._held, z))
+            self._held = []
 
     @property
     def pending(self) -> int:
         return self._pending
 
     def collect(self, wait: bool = True):
-        """The oldest submitted hop's ``(rows, tag)``; None when ``wait`` is false and it is not done."""
-        try:
-            rows, tag = self._results.get(block=wait)
-        except queue.Empty:
+        """The oldest handed-over run's ``[(rows, tag), ...]``; None when ``wait`` is false and it is not
+        done (checked without raising: this runs on the audio thread every block)."""
+        if not wait and self._results.empty():
             return None
+        done = self._results.get()
         self._pending -= 1
-        if isinstance(rows, BaseException):
-            raise rows
-        return rows, tag
+        if isinstance(done, BaseException):
+            raise done
+        return done

@@ -278,7 +278,8 @@ class StreamingSeparator:
             done = self._core.collect(wait=len(self._out) < needed)
             if done is None:
                 return
-            self._emit(*done)
+            for rows, gate_target in done:
+                self._emit(rows, gate_target)
 
     def _emit(self, finished: list[np.ndarray], gate_target: float) -> None:
         for rows in finished:

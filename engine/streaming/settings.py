@@ -81,7 +81,7 @@ class StreamSettings:
     @classmethod
     def every_frame(cls) -> "StreamSettings":
         """Stateful, a run every frame, inline: the lowest latency with the offline output (46.4 ms), for
-        the most CPU (the VST3's C++ port runs this with the full synthesis window: 58.0 ms)."""
+        the most CPU (the VST3's C++ port runs this)."""
         return cls(hop_frames=1)
 
     @classmethod

@@ -10,6 +10,11 @@ int roundHalfEven (double v)
     return (int) std::nearbyint (v);      // the default rounding mode: halves to the even neighbour
 }
 
+int HostGrid::synthesisStartAt (int windowLength, int hop)
+{
+    return std::max (0, windowLength / hop - 3) * hop;
+}
+
 int HostGrid::windowAt (const NativeModel& model, int rate)
 {
     return std::max (4, roundHalfEven (model.nFft * ((double) rate / model.sampleRate)));
@@ -33,10 +38,14 @@ HostGrid::HostGrid (int rate, const NativeModel& model) : sampleRate (rate)
         window[(size_t) i] = 0.5 - 0.5 * std::cos (2.0 * M_PI * i / L);
     magnitudeScale = (double) model.nFft / L;
 
+    // overlap-add normalisation: analysis times synthesis window summed over the frames covering a hop
+    synthesisStart = synthesisStartAt (L, H);
+    synthesisLength = L - synthesisStart;
+    const int S = synthesisStart, Ms = synthesisLength;
     invNorm.assign ((size_t) H, 0.0);
-    for (int k = 0; k * H < L; ++k)
-        for (int i = 0; i < H && k * H + i < L; ++i)
-            invNorm[(size_t) i] += window[(size_t) (k * H + i)] * window[(size_t) (k * H + i)];
+    for (int k = 0; k * H < Ms; ++k)
+        for (int i = 0; i < H && k * H + i < Ms; ++i)
+            invNorm[(size_t) i] += window[(size_t) (S + k * H + i)] * window[(size_t) (S + k * H + i)];
     for (auto& v : invNorm)
         v = 1.0 / std::max (v, 1e-12);
 
@@ -97,9 +106,9 @@ void HostGrid::analyse (const double* frame, Complex* bins) const
 
 void HostGrid::synthesise (const Complex* bins, double* frame) const
 {
-    fft->inverseReal (bins, frame, windowLength);
-    for (int i = 0; i < windowLength; ++i)
-        frame[i] *= window[(size_t) i];
+    fft->inverseReal (bins, windowed.data(), windowLength);
+    for (int i = 0; i < synthesisLength; ++i)
+        frame[i] = windowed[(size_t) (synthesisStart + i)] * window[(size_t) (synthesisStart + i)];
 }
 
 void HostGrid::modelMagnitude (const double* frame, const Complex* bins, float* magnitude) const

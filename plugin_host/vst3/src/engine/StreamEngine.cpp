@@ -73,7 +73,8 @@ static int lookaheadOf (const NativeModel& m, int lookaheadFrames)
 int StreamEngine::latencyFor (const NativeModel& m, int sampleRate, int lookaheadFrames)
 {
     const int window = HostGrid::windowAt (m, sampleRate), hopSamples = HostGrid::hopAt (m, sampleRate);
-    return (hopSamples - 1) + (window - hopSamples + lookaheadOf (m, lookaheadFrames) * hopSamples);
+    const int synthesis = window - HostGrid::synthesisStartAt (window, hopSamples);
+    return (hopSamples - 1) + (synthesis - hopSamples + lookaheadOf (m, lookaheadFrames) * hopSamples);
 }
 
 void StreamEngine::prepare (int sampleRate, int channels, int maxBlock, double smoothingMs, int lookaheadFrames)
@@ -85,10 +86,10 @@ void StreamEngine::prepare (int sampleRate, int channels, int maxBlock, double s
     hop = grid->hop;
     windowLength = grid->windowLength;
     lookahead = lookaheadOf (model, lookaheadFrames);
-    // settings.latency_of: buffering (one hop) + model (window overlap + lookahead)
+    // settings.latency_of: buffering (one hop) + model (synthesis window overlap + lookahead)
     latency = latencyFor (model, sampleRate, lookahead);
     prefill = (1 + lookahead) * hop - 1;
-    pieces = (windowLength + hop - 1) / hop;
+    pieces = (grid->synthesisLength + hop - 1) / hop;
     rampStep = 1.0 / std::max (1.0, smoothingMs * sampleRate / 1000.0);
     const double runSeconds = (double) hop / sampleRate, tau = smoothingMs / 1000.0;
     zCoeff = tau > 0 ? 1.0 - std::exp (-runSeconds / tau) : 1.0;
@@ -103,7 +104,7 @@ void StreamEngine::prepare (int sampleRate, int channels, int maxBlock, double s
     olaTail.assign ((size_t) C, std::vector<double> ((size_t) (pieces - 1) * hop, 0.0));
     frame.assign ((size_t) windowLength, 0.0);
     monoFrame.assign ((size_t) windowLength, 0.0);
-    synth.assign ((size_t) windowLength, 0.0);
+    synth.assign ((size_t) grid->synthesisLength, 0.0);
     hostMask.assign ((size_t) bins, 0.0);
     monoBins.assign ((size_t) bins, Complex());
     mask.assign ((size_t) modelBins, 0.0f);
@@ -254,7 +255,7 @@ bool StreamEngine::latent (const Controls& controls, double gateTarget)
 
 void StreamEngine::advance (const Controls& controls)
 {
-    const int C = numChannels, L = windowLength, H = hop, bins = grid->nbBins;
+    const int C = numChannels, L = windowLength, H = hop, bins = grid->nbBins, M = grid->synthesisLength;
     for (int c = 0; c < C; ++c)
     {
         auto& h = history[(size_t) c];
@@ -342,7 +343,7 @@ void StreamEngine::advance (const Controls& controls)
         for (int i = 0; i < tailLen; ++i)
         {
             const double carried = i + H < tailLen ? tail[(size_t) (i + H)] : 0.0;
-            const double added = i + H < L ? synth[(size_t) (i + H)] : 0.0;
+            const double added = i + H < M ? synth[(size_t) (i + H)] : 0.0;
             tail[(size_t) i] = carried + added;
         }
         pushRows[c] = outHop;
