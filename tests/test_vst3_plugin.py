@@ -197,7 +197,7 @@ def test_the_low_latency_setting_matches_the_python_effects(models, mixture):
     root.set("setting", "low_latency")
     write_state(plugin, root)
     assert read_state(plugin).get("setting") == "low_latency"
-    # the C++ port runs its two steps per frame inline; the Python preset puts them on a worker thread (3.5 ms
+    # the C++ port runs its two steps per frame inline; the Python preset puts them on a worker thread (one hop
     # more latency, the same samples): compare with the inline form of the same setting
     want_effect = SeparatorEffect(models=models, query_a="piano",
                                   settings=StreamSettings(lookahead_frames=0, hop_frames=1))
