@@ -45,7 +45,9 @@ WINDOWED_LOOKAHEAD = 1       # the windowed runtime's lookahead when none is giv
 
 @dataclass(frozen=True)
 class StreamSettings:
-    """The latency/quality setting of :class:`~engine.streaming.StreamingSeparator`."""
+    """The latency/quality setting of :class:`~engine.streaming.StreamingSeparator`. The presets are the
+    classmethods below; a bare ``StreamSettings(...)`` runs inline (``background=False``), so it is the
+    ``default`` preset's computation without its worker thread: the same samples, one hop earlier."""
 
     context_frames: int = 32      # windowed: frames the separator sees per run (32 = 372 ms)
     hop_frames: int | None = None  # frames per separator run (None: 2 or 1 stateful, 4 or 2 windowed; resolve)
