@@ -132,6 +132,9 @@ class WeightGrid:
         found = self.recover(w)
         if found is None:
             raise ValueError("weights are not on the grid (snap them first)")
-        codes, scales = found
-        packed = (codes[..., 0::2] | (codes[..., 1::2] << 4)).astype(np.uint8)
-        return packed, scales.reshape(-1)
+        return self.packed(*found)
+
+    @staticmethod
+    def packed(codes: np.ndarray, scales: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Codes and scales (:meth:`recover`'s) in MatMulNBits' layout, as :meth:`pack` gives them."""
+        return (codes[..., 0::2] | (codes[..., 1::2] << 4)).astype(np.uint8), scales.reshape(-1)

@@ -27,11 +27,12 @@ def pack_matmuls(path: str | Path, grid: WeightGrid, expected: int) -> int:
     for node in model.graph.node:
         weight = inits.get(node.input[1]) if node.op_type == "MatMul" and len(node.input) == 2 else None
         w = numpy_helper.to_array(weight) if weight is not None else None
-        if w is None or w.ndim != 2 or w.dtype != np.float32 or not grid.on_grid(w):
+        found = grid.recover(w) if w is not None and w.ndim == 2 and w.dtype == np.float32 else None
+        if found is None:
             nodes.append(node)          # not a grid weight (a filterbank, say): stays a float MatMul
             continue
         k, n = w.shape
-        codes, scales = grid.pack(w)
+        codes, scales = grid.packed(*found)
         b_name, s_name = f"{weight.name}_nbits{grid.bits}", f"{weight.name}_scales"
         model.graph.initializer.extend([numpy_helper.from_array(codes, b_name),
                                         numpy_helper.from_array(scales, s_name)])

@@ -1,12 +1,12 @@
 """The separator's runs on a worker thread, one hop behind the audio thread (``StreamSettings.background``).
 
-The audio thread then only moves samples: it hands every host hop (and, on the hops that finish a run, the
-query latent it would have used) to a worker thread, and takes finished hops back when it needs them. The
-output FIFO is pre-filled with one hop more (or ``StreamSettings.background_margin_ms``), so the worker has
-11.6 ms to finish a run before its samples are due, whatever the host's block size; a run that takes
-longer makes the audio thread wait for it (a late block, never different samples). Every run is the
-inline core's, in the same order, with the same latent: the output is the inline stream's, delayed by one
-run more, and so still ``eventsep separate``'s.
+The audio thread then only moves samples: it keeps the host hops of a run and, on the hop that finishes
+it, hands them over to a worker thread with the query latent it would have used, and takes finished hops
+back when it needs them. The output FIFO is pre-filled with one hop more (or
+``StreamSettings.background_margin_ms``), so the worker has 11.6 ms to finish a run before its samples are
+due, whatever the host's block size; a run that takes longer makes the audio thread wait for it (a late
+block, never different samples). Every run is the inline core's, in the same order, with the same latent:
+the output is the inline stream's, delayed by the margin, and so still ``eventsep separate``'s.
 
 onnxruntime releases the GIL while a graph runs; between its calls the worker runs Python, so the GIL's
 switch interval bounds how long the audio thread can wait for it (5 ms by default in CPython): a background
@@ -19,6 +19,7 @@ import queue
 import sys
 import threading
 import weakref
+from typing import Callable
 
 import numpy as np
 
@@ -92,16 +93,14 @@ class BackgroundRuns:
         self.core.reset()
         self._frames = 0
 
-    def next_hop_runs(self) -> bool:
-        """Whether the next hop submitted finishes a run (and so needs the query latent)."""
-        return self.core.is_run(self._frames + 1)
-
-    def submit(self, hop_samples: np.ndarray, z: np.ndarray | None, tag) -> None:
+    def submit(self, hop_samples: np.ndarray, latent: Callable[[], np.ndarray | None], tag) -> None:
+        """One hop; ``latent()`` (as ``StatefulCore.advance`` takes it) is called here, on the caller's
+        thread, on the hop that finishes a run, exactly when the inline core would call it."""
         self._frames += 1
         self._held.append((hop_samples, tag))
         if self.core.is_run(self._frames):            # the run's hops, to the worker at once
             self._pending += 1
-            self._jobs.put((self._held, z))
+            self._jobs.put((self._held, latent()))
             self._held = []
 
     @property

@@ -61,7 +61,7 @@ class HostGrid:
         self.synthesis_window = self.window[self.synthesis_start:]
         # weighted overlap-add normalisation of one finished hop: sum over frames of analysis x synthesis
         # window (the segment starts on a hop, so the sums line up with the hops)
-        product = self.window[self.synthesis_start:] ** 2
+        product = self.window[self.synthesis_start:] * self.synthesis_window
         norm = np.zeros(H)
         for k in range(math.ceil(self.synthesis_length / H)):
             seg = product[k * H:(k + 1) * H]

@@ -265,9 +265,8 @@ class StreamingSeparator:
         """One host hop of input through the core; every hop it finishes goes out with the query gate."""
         gate_target = 1.0 if controls.z_target is not None else 0.0
         if self.settings.background:
-            # the latent is taken here, on the audio thread, exactly when the inline core would take it
-            runs = self._core.next_hop_runs()
-            self._core.submit(hop_samples, self._latent(controls, gate_target) if runs else None, gate_target)
+            # the latent is taken on the audio thread, exactly when the inline core would take it
+            self._core.submit(hop_samples, lambda: self._latent(controls, gate_target), gate_target)
             return
         self._emit(self._core.advance(hop_samples, lambda: self._latent(controls, gate_target)), gate_target)
 
