@@ -15,7 +15,10 @@ plus one block duration). Other blocks run back to back over ``--sweep-seconds``
 missed when processing it took longer than its duration. ``rtf`` = compute seconds / audio seconds (wall
 clock inside ``process``); p50/p99/max are per-block wall times; ``late_starts`` counts the paced blocks whose
 processing began after their deadline had already passed (the worker woke too late: this machine's
-scheduling, before any processing). ``--paths floor`` adds a row per rate and block whose "effect" only copies
+scheduling, before any processing), and ``effect_missed`` the others (the effect's own misses).
+``cpu_rtf`` is the whole process's CPU time (the harness's pacing included) per audio second;
+``effect_cpu_rtf`` the effect's own: the audio thread's CPU inside ``process`` plus every other thread of
+the process (the separator's worker, onnxruntime's pool threads). ``--paths floor`` adds a row per rate and block whose "effect" only copies
 the block, paced the same way: what the harness and the machine cost any effect, misses included.
 ``--paths vst3`` runs the plugin's C++ port of the runtime (``build/EventSep.vst3``, default setting, a class
 query) through pedalboard in the same loop. The ``cpu_*`` extras are the same with the
@@ -43,6 +46,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -149,6 +153,21 @@ def peak_rss_mb() -> float:
 PLUGIN = REPO / "build" / "EventSep.vst3"
 
 
+def other_threads_cpu() -> dict[int, float]:
+    """CPU seconds so far of every thread of this process but the calling one, by thread id (from
+    ``/proc/self/task/*/schedstat``: onnxruntime's own threads are not Python threads)."""
+    me = threading.get_native_id()
+    out = {}
+    for task in os.listdir("/proc/self/task"):
+        if int(task) == me:
+            continue
+        try:       # the first field: nanoseconds on a CPU
+            out[int(task)] = int(open(f"/proc/self/task/{task}/schedstat").read().split()[0]) / 1e9
+        except OSError:            # the thread ended
+            continue
+    return out
+
+
 def worker(spec: dict) -> dict:
     """One speed row, in this (fresh) process."""
     import gc
@@ -207,6 +226,7 @@ def worker(spec: dict) -> dict:
     if spec["path"] == "vst3":
         process(blocks[0])         # pedalboard prepares the plugin on its first call (reset=True)
     gc.collect()
+    others0 = other_threads_cpu()
     cpu0 = time.process_time()
     t0 = time.perf_counter()
     for k, x in enumerate(blocks):
@@ -229,6 +249,8 @@ def worker(spec: dict) -> dict:
         else:
             missed += times[k] > period
     cpu = time.process_time() - cpu0
+    others1 = other_threads_cpu()
+    worker_cpu = sum(v - others0.get(k, 0.0) for k, v in others1.items())
     seconds = len(blocks) * period
     ms, cpu_ms = times * 1000.0, cpu_times * 1000.0
     row = {"sample_rate": rate, "channels": 2, "block": block, "setting": spec["setting"], "path": spec["path"],
@@ -242,6 +264,13 @@ def worker(spec: dict) -> dict:
            "cpu_missed": int((cpu_times > period).sum()), "paced": bool(spec["paced"]), "seconds": seconds,
            "blocks": len(blocks),
            "late_starts": int(late_starts),
+           # the effect's own misses: the block started on time and its output came late (a late start is
+           # always a miss, and is the machine's)
+           "effect_missed": int(missed - late_starts),
+           # CPU of the effect's own threads: the audio thread inside process() plus every other thread
+           # of this process (the separator's worker, onnxruntime's pool); the harness's pacing is not in it
+           "worker_cpu_rtf": worker_cpu / seconds,
+           "effect_cpu_rtf": (float(cpu_times.sum()) + worker_cpu) / seconds,
            "deadline_ms": period * 1000.0, "latency_samples": latency_samples, "threads": settings.threads,
            "realtime": bool(spec.get("realtime")),
            "mode": resolved.mode if resolved else spec["path"],
@@ -308,7 +337,8 @@ def run_speed(args, ckpt: Path, onnx_dir: Path, work: Path) -> list[dict]:
               f"{'paced' if paced else 'sweep'}: rtf {row['rtf']:.3f} p50 {row['p50_ms']:.2f} "
               f"p99 {row['p99_ms']:.2f} max {row['max_ms']:.2f} ms missed {row['missed']}/{row['blocks']}; "
               f"cpu: rtf {row['cpu_rtf']:.3f} p99 {row['cpu_p99_ms']:.2f} max {row['cpu_max_ms']:.2f} ms "
-              f"missed {row['cpu_missed']}; {row['peak_rss_mb']:.0f} MB", flush=True)
+              f"missed {row['cpu_missed']}; effect: cpu rtf {row['effect_cpu_rtf']:.3f}, missed "
+              f"{row['effect_missed']} ({row['late_starts']} woken late); {row['peak_rss_mb']:.0f} MB", flush=True)
     return rows
 
 
@@ -351,7 +381,8 @@ def ratio_table(rows: list[dict]) -> str:
 
 def speed_table(rows: list[dict]) -> str:
     head = ("| rate | block | setting | path | feed | RTF | p50 ms | p99 ms | max ms | deadline ms | missed | "
-            "of them woken late | CPU RTF | CPU p99 ms | CPU max ms | CPU missed | latency ms | peak RSS MB |")
+            "of them woken late | CPU RTF | CPU p99 ms | CPU max ms | CPU missed | effect CPU RTF | "
+            "latency ms | peak RSS MB |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in rows:
         if r["setting"] == "umx-l":
@@ -363,7 +394,8 @@ def speed_table(rows: list[dict]) -> str:
                      f"{'paced' if r['paced'] else 'sweep'} {r['seconds']:.0f} s | {r['rtf']:.3f} | "
                      f"{r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['max_ms']:.2f} | {r['deadline_ms']:.2f} | "
                      f"{r['missed']}/{r['blocks']} | {r.get('late_starts', '-')} | {r['cpu_rtf']:.3f} | {r['cpu_p99_ms']:.2f} | "
-                     f"{r['cpu_max_ms']:.2f} | {r['cpu_missed']} | {r['latency_ms']:.1f} | {r['peak_rss_mb']:.0f} |")
+                     f"{r['cpu_max_ms']:.2f} | {r['cpu_missed']} | {r.get('effect_cpu_rtf', float('nan')):.3f} | "
+                     f"{r['latency_ms']:.1f} | {r['peak_rss_mb']:.0f} |")
     return "\n".join(lines)
 
 

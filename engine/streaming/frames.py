@@ -62,7 +62,8 @@ def analyse_frames(grid: HostGrid, frames: np.ndarray, mono_model: bool) -> tupl
     magnitudes (of the channel mean when ``mono_model``), in one call per step."""
     spectra = grid.analyse(frames)
     if mono_model:
-        mags = grid.model_magnitude(frames.mean(axis=0, keepdims=True), spectra.mean(axis=0, keepdims=True))
+        mono = spectra.mean(axis=0, keepdims=True) if grid.magnitude_from_spectra else None
+        mags = grid.model_magnitude(frames.mean(axis=0, keepdims=True), mono)
     else:
         mags = grid.model_magnitude(frames, spectra)
     return spectra, np.ascontiguousarray(mags.transpose(0, 2, 1))
@@ -73,6 +74,11 @@ def add_frames(out: np.ndarray, frames: np.ndarray, first: int, hop: int) -> Non
     ``(first + t) * hop`` (un-normalised, as :class:`OverlapAdd` keeps it)."""
     channels, count, length = frames.shape
     pieces = math.ceil(length / hop)
+    if count <= pieces:             # a few frames (a stream's run): one add per frame
+        for t in range(count):
+            start = (first + t) * hop
+            out[:, start:start + length] += frames[:, t]
+        return
     padded = np.zeros((channels, count, pieces * hop))
     padded[:, :, :length] = frames
     for k in range(pieces):         # the k-th hop of every frame lands k hops after the frame's start

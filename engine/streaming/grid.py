@@ -75,26 +75,30 @@ class HostGrid:
         k = np.arange(self.model_bins)
         pos = k * (info.sample_rate * M) / (info.n_fft * sample_rate)
         self._m_valid = pos <= M // 2 - 1
+        self._m_all_valid = bool(self._m_valid.all())
         i0 = np.floor(pos).astype(np.int64)
-        self._m_i0 = np.where(self._m_valid, i0, 0)
-        self._m_i1 = self._m_i0 + 1
-        self._m_frac = np.where(self._m_valid, pos - i0, 0.0)
-        self._m_low = 1.0 - self._m_frac
+        i0 = np.where(self._m_valid, i0, 0)
+        # both neighbours of every model bin in one index array (low ones, then high ones): one take, one
+        # abs over 2 x 513 values instead of the abs of the whole spectrum
+        self._m_pairs = np.concatenate([i0, i0 + 1])
+        frac = np.where(self._m_valid, pos - np.floor(pos), 0.0)
+        self._m_weights = np.concatenate([1.0 - frac, frac]) * self.magnitude_scale
 
         # host bin b read from the model's mask; above the model's Nyquist, the extension takes over
         b = np.arange(self.nb_bins)
         q = b * (sample_rate * info.n_fft) / (N * info.sample_rate)         # position in model bins
         q = np.minimum(q, self.model_bins - 1)
         j0 = np.minimum(np.floor(q).astype(np.int64), self.model_bins - 2)
-        self._h_j0, self._h_j1 = j0, j0 + 1
         nyquist = info.sample_rate / 2
         self.extends = sample_rate / 2 > nyquist
         f_host = b * sample_rate / N
         self._ext_weight = (np.clip((f_host - (1 - EXTENSION_FADE) * nyquist) / (EXTENSION_FADE * nyquist), 0, 1)
                             if self.extends else np.zeros(self.nb_bins))
         # interpolation weights of the two model bins around each host bin, the extension's share taken out
-        self._h_low = (1.0 - (q - j0)) * (1.0 - self._ext_weight)
-        self._h_high = (q - j0) * (1.0 - self._ext_weight)
+        # (both neighbours in one index array, low ones then high ones: one take per call)
+        self._h_pairs = np.concatenate([j0, j0 + 1])
+        self._h_weights = np.concatenate([(1.0 - (q - j0)) * (1.0 - self._ext_weight),
+                                          (q - j0) * (1.0 - self._ext_weight)])
         f_model = k * info.sample_rate / info.n_fft
         self._top_octave = slice(int(np.flatnonzero(f_model >= nyquist / 2)[0]), None)
 
@@ -108,14 +112,22 @@ class HostGrid:
         frames = np.fft.irfft(spectra, self.fft_size, axis=-1)
         return frames[..., self.synthesis_start:self.window_length] * self.synthesis_window
 
-    def model_magnitude(self, frames: np.ndarray, spectra: np.ndarray) -> np.ndarray:
-        """``(..., L)`` time frames and their ``(..., nb_bins)`` spectra (from :meth:`analyse`) -> ``(...,
-        513)`` float32 magnitudes on the model's grid and scale."""
-        if self.model_fft_size != self.fft_size:
+    @property
+    def magnitude_from_spectra(self) -> bool:
+        """Whether :meth:`model_magnitude` reads the host spectra (else it transforms the frames again)."""
+        return self.model_fft_size == self.fft_size
+
+    def model_magnitude(self, frames: np.ndarray, spectra: np.ndarray | None) -> np.ndarray:
+        """``(..., L)`` time frames and their ``(..., nb_bins)`` spectra (from :meth:`analyse`; None when
+        not :attr:`magnitude_from_spectra`) -> ``(..., 513)`` float32 magnitudes on the model's grid and
+        scale."""
+        if not self.magnitude_from_spectra:
             spectra = np.fft.rfft(frames * self.window, self.model_fft_size, axis=-1)
-        mag = np.abs(spectra) * self.magnitude_scale
-        out = np.take(mag, self._m_i0, axis=-1) * self._m_low + np.take(mag, self._m_i1, axis=-1) * self._m_frac
-        out[..., ~self._m_valid] = 0.0          # above the host's Nyquist (host rates below 22.05 kHz)
+        pairs = np.abs(np.take(spectra, self._m_pairs, axis=-1)) * self._m_weights
+        k = self.model_bins
+        out = pairs[..., :k] + pairs[..., k:]
+        if not self._m_all_valid:
+            out[..., ~self._m_valid] = 0.0          # above the host's Nyquist (host rates below 22.05 kHz)
         return out.astype(np.float32)
 
     def host_mask(self, mask: np.ndarray, magnitude: np.ndarray) -> np.ndarray:
@@ -123,12 +135,14 @@ class HostGrid:
         (frame-major, to multiply ``(C, F, nb_bins)`` spectra)."""
         m = np.ascontiguousarray(mask.transpose(0, 2, 1), dtype=np.float64)         # (B, F, 513)
         # np.take, not fancy indexing: several times faster on these small arrays (the audio thread's time)
-        out = np.take(m, self._h_j0, axis=-1) * self._h_low + np.take(m, self._h_j1, axis=-1) * self._h_high
+        pairs = np.take(m, self._h_pairs, axis=-1) * self._h_weights
+        out = pairs[..., :self.nb_bins] + pairs[..., self.nb_bins:]
         if self.extends:
             top_m = m[..., self._top_octave]
             top_w = magnitude.transpose(0, 2, 1)[..., self._top_octave].astype(np.float64)
             total = top_w.sum(axis=-1)
-            weighted = (top_m * top_w).sum(axis=-1) / np.maximum(total, 1e-12)
-            ext = np.where(total > 1e-9, weighted, top_m.mean(axis=-1))              # (B, F)
+            ext = (top_m * top_w).sum(axis=-1) / np.maximum(total, 1e-12)               # (B, F)
+            if not (total > 1e-9).all():        # silent frames: the plain mean of the top octave
+                ext = np.where(total > 1e-9, ext, top_m.mean(axis=-1))
             out += ext[..., None] * self._ext_weight
         return out

@@ -36,6 +36,7 @@ from .windowed import WindowedCore
 # Inputs are limited to this magnitude (after NaN/Inf -> 0) so nothing downstream can overflow float32.
 INPUT_LIMIT = 1e6
 MAX_CHANNELS = 64
+SAMPLE_DTYPES = (np.float32, np.float64)
 
 
 def safe_samples(x: np.ndarray) -> np.ndarray:
@@ -86,6 +87,8 @@ class StreamingSeparator:
         self._lock = threading.Lock()          # serialises control threads only
         self._controls = Controls()
         self._reset_requested = False
+        self._latency_samples = self.latency.samples
+        self._background = self.settings.background
         self._core.warm_up()
         if self.settings.background:          # started once warm: the worker never sees a cold core
             self._core = BackgroundRuns(self._core, background_margin(self.settings, self.sample_rate, self.grid.hop))
@@ -193,6 +196,10 @@ class StreamingSeparator:
     def _start_controls(self, controls: Controls) -> None:
         """Smoothed values start at their targets: what is set before a stream starts applies at once."""
         self._z_eff = None if controls.z_target is None else controls.z_target.copy()
+        # the target latent the smoothing has reached (None: moving, or no query) and the batch it runs
+        self._z_settled = controls.z_target
+        self._z_batch = (None if self._z_eff is None else
+                         np.repeat(self._z_eff[None].astype(np.float32), self._core.batch, axis=0))
         self._gate = Ramp(1.0 if controls.z_target is not None else 0.0, self._ramp_step)
         self._mix = Ramp(controls.mix, self._ramp_step)
         self._residual = Ramp(controls.residual, self._ramp_step)
@@ -202,7 +209,7 @@ class StreamingSeparator:
     def _check_block(self, block) -> np.ndarray:
         if not isinstance(block, np.ndarray):
             raise EventSepError(f"a block must be a numpy array, got {type(block).__name__}")
-        if block.dtype not in (np.float32, np.float64):
+        if block.dtype not in SAMPLE_DTYPES:
             raise EventSepError(f"a block must be float32 (or float64) samples, got {block.dtype}")
         if block.ndim == 2 and block.shape[0] == self.channels:
             return block
@@ -215,7 +222,9 @@ class StreamingSeparator:
     def process(self, block: np.ndarray) -> np.ndarray:
         """Process one block of any length (0 included); returns the same shape and dtype: the separated
         signal, delayed by :attr:`latency_samples`."""
-        x = self._check_block(block)
+        # (the usual block, (channels, n) float, passes two cheap checks; anything else gets the full one)
+        x = (block if type(block) is np.ndarray and block.ndim == 2 and block.shape[0] == self.channels
+             and block.dtype in SAMPLE_DTYPES else self._check_block(block))
         n = x.shape[1]
         if self._reset_requested:
             self._reset_state()
@@ -230,15 +239,19 @@ class StreamingSeparator:
         self._in.push(x)
         self._dry.push(x)
         hop = self.grid.hop
-        while len(self._in) >= hop:
+        for _ in range(len(self._in) // hop):
             self._advance(safe_samples(self._in.pop(hop)), controls)
-        if self.settings.background:
+        if self._background and self._core.pending:
             self._collect(n)
-        open_gate = self._popped >= self._gate_open_from
-        before_start = max(0, min(n, self.latency_samples - self._popped))   # samples from before the stream
-        self._popped += n
-        residual = self._residual.render(controls.residual, n)
-        mix = self._mix.render(controls.mix, n)
+        popped = self._popped
+        open_gate = popped >= self._gate_open_from
+        # samples from before the stream (its first latency_samples)
+        before_start = max(0, min(n, self._latency_samples - popped)) if popped < self._latency_samples else 0
+        self._popped = popped + n
+        ramp = self._residual                         # settled ramps (the usual case) without a call
+        residual = ramp.value if ramp.value == controls.residual else ramp.render(controls.residual, n)
+        ramp = self._mix
+        mix = ramp.value if ramp.value == controls.mix else ramp.render(controls.mix, n)
         # (1 - r) * target + r * (dry - target), then the gated wet/dry blend; the common settings (no
         # residual, fully wet, the gate open) skip their no-op arithmetic and never read the dry signal
         no_residual = isinstance(residual, float) and residual == 0.0
@@ -264,7 +277,7 @@ class StreamingSeparator:
     def _advance(self, hop_samples: np.ndarray, controls: Controls) -> None:
         """One host hop of input through the core; every hop it finishes goes out with the query gate."""
         gate_target = 1.0 if controls.z_target is not None else 0.0
-        if self.settings.background:
+        if self._background:
             # the latent is taken on the audio thread, exactly when the inline core would take it
             self._core.submit(hop_samples, lambda: self._latent(controls, gate_target), gate_target)
             return
@@ -296,13 +309,15 @@ class StreamingSeparator:
         """The smoothed query for one model run, ``(B, latent_dim)`` float32; None when there is none or
         the gate has closed (the audio then passes unmasked, and the gate keeps it out)."""
         z_target = controls.z_target
-        if z_target is not None:
+        if z_target is not None and z_target is not self._z_settled:
             if self._z_eff is None:
                 self._z_eff = z_target.copy()
             else:
                 self._z_eff = self._z_eff + self._z_coeff * (z_target - self._z_eff)
-                if np.max(np.abs(z_target - self._z_eff)) < 1e-6:
-                    self._z_eff = z_target.copy()
+            if np.max(np.abs(z_target - self._z_eff)) < 1e-6:
+                self._z_eff = z_target.copy()
+                self._z_settled = z_target       # reached: later runs reuse the same batch (no arithmetic)
+            self._z_batch = np.repeat(self._z_eff[None].astype(np.float32), self._core.batch, axis=0)
         if self._z_eff is None or not (gate_target > 0 or self._gate.value > 0):
             return None
-        return np.repeat(self._z_eff[None].astype(np.float32), self._core.batch, axis=0)
+        return self._z_batch

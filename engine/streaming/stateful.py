@@ -8,7 +8,6 @@ not heard yet; its state is thrown away, so the committed state stays the offlin
 """
 from __future__ import annotations
 
-from collections import deque
 from typing import Callable
 
 import numpy as np
@@ -61,8 +60,9 @@ class StatefulCore:
     def reset(self) -> None:
         self._history = SampleHistory(self.grid, self.channels, self.hop_frames + self.lookahead)
         self._ola = OverlapAddFrames(self.grid, self.channels)
-        self._spectra: deque[np.ndarray] = deque()     # (C, nb_bins) of frames analysed, not emitted yet
-        self._mags: deque[np.ndarray] = deque()        # (B, 513) of the same frames
+        # frames analysed, not emitted yet (the lookahead's): (C, n, nb_bins) spectra, (B, 513, n) magnitudes
+        self._spectra = np.zeros((self.channels, 0, self.grid.nb_bins), complex)
+        self._mags = np.zeros((self.batch, self.models.info.nb_bins, 0), np.float32)
         self._initial = self.models.initial_state(self.batch)
         self._state = self._initial
         self._primed = self.model_lookahead == 0
@@ -91,13 +91,14 @@ class StatefulCore:
         new = self._frames_seen - self._frames_analysed
         spectra, mags = analyse_frames(self.grid, self._history.frames(new), self.batch == 1)
         self._frames_analysed = self._frames_seen
-        self._spectra.extend(spectra.transpose(1, 0, 2))
-        self._mags.extend(mags.transpose(2, 0, 1))
         z = latent()
         masks = self._run(mags, self._idle_z if z is None else z)                 # (B, 513, hop)
         hop = self.hop_frames
-        spectra = np.stack([self._spectra.popleft() for _ in range(hop)], axis=1)   # (C, hop, bins)
-        emit_mags = np.stack([self._mags.popleft() for _ in range(hop)], axis=-1)   # (B, 513, hop)
+        if self._spectra.shape[1]:          # the frames held back for the lookahead go first
+            spectra = np.concatenate([self._spectra, spectra], axis=1)
+            mags = np.concatenate([self._mags, mags], axis=-1)
+        spectra, self._spectra = spectra[:, :hop], spectra[:, hop:]              # (C, hop, bins) emitted
+        emit_mags, self._mags = mags[:, :, :hop], mags[:, :, hop:]               # (B, 513, hop)
         if z is not None:
             spectra = spectra * self.grid.host_mask(masks, emit_mags)
         return [self._ola.add(self.grid.synthesise(spectra))]
