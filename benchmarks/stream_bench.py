@@ -182,6 +182,7 @@ def worker(spec: dict) -> dict:
             raise SystemExit(f"--realtime: cannot switch to SCHED_FIFO ({exc}); run as root or without --realtime")
     settings = stream_settings(spec["setting"], spec["threads"])
     rate, block = spec["sample_rate"], spec["block"]
+    background_stats = None
     if spec["path"] == "floor":
         # the harness and this machine alone: a block copied, nothing else (what any effect pays at least)
         process, latency_ms, latency_samples = (lambda x: x.copy()), 0.0, 0
@@ -217,6 +218,7 @@ def worker(spec: dict) -> dict:
         sep.set_reference_audio("A", np.load(spec["reference"]), 22050)
         process, latency_ms, latency_samples = sep.process, sep.latency.ms, sep.latency_samples
         resolved = sep.settings
+        background_stats = sep.background_stats
     audio = np.ascontiguousarray(np.load(spec["audio"])[:, :int(spec["seconds"] * rate)], dtype=np.float32)
     blocks = [audio[:, i:i + block] for i in range(0, audio.shape[1] - block + 1, block)]
     period = block / rate
@@ -250,6 +252,7 @@ def worker(spec: dict) -> dict:
             missed += times[k] > period
     cpu = time.process_time() - cpu0
     others1 = other_threads_cpu()
+    worker_runs = background_stats() if background_stats else None
     worker_cpu = sum(v - others0.get(k, 0.0) for k, v in others1.items())
     seconds = len(blocks) * period
     ms, cpu_ms = times * 1000.0, cpu_times * 1000.0
@@ -271,6 +274,8 @@ def worker(spec: dict) -> dict:
            # of this process (the separator's worker, onnxruntime's pool); the harness's pacing is not in it
            "worker_cpu_rtf": worker_cpu / seconds,
            "effect_cpu_rtf": (float(cpu_times.sum()) + worker_cpu) / seconds,
+           # background settings: the worker's runs (wall and CPU ms) and the audio thread's longest wait
+           "worker_runs": worker_runs,
            "deadline_ms": period * 1000.0, "latency_samples": latency_samples, "threads": settings.threads,
            "realtime": bool(spec.get("realtime")),
            "mode": resolved.mode if resolved else spec["path"],
@@ -339,6 +344,12 @@ def run_speed(args, ckpt: Path, onnx_dir: Path, work: Path) -> list[dict]:
               f"cpu: rtf {row['cpu_rtf']:.3f} p99 {row['cpu_p99_ms']:.2f} max {row['cpu_max_ms']:.2f} ms "
               f"missed {row['cpu_missed']}; effect: cpu rtf {row['effect_cpu_rtf']:.3f}, missed "
               f"{row['effect_missed']} ({row['late_starts']} woken late); {row['peak_rss_mb']:.0f} MB", flush=True)
+        if row.get("worker_runs"):
+            w = row["worker_runs"]
+            print(f"    worker: {w['runs']} runs, wall p50 {w['run_p50_ms']:.2f} p99 {w['run_p99_ms']:.2f} max "
+                  f"{w['run_max_ms']:.2f} ms (its CPU {w['cpu_of_slowest_run_ms']:.2f}); CPU max "
+                  f"{w['run_cpu_max_ms']:.2f} ms; longest wait of the audio thread {w['longest_wait_ms']:.2f} ms",
+                  flush=True)
     return rows
 
 

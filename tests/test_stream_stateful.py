@@ -160,7 +160,7 @@ def test_background_runs_are_the_inline_stream_later_queries_included(tiny, inli
     (one hop, or the margin asked for)."""
     _, bundle = tiny["random"]
     x = _stereo(tiny["music"])
-    outs = []
+    outs, stats = [], []
     for setting in (inline_setting, background_setting):
         sep = StreamingSeparator(bundle, 44100, 2, setting)
         sep.set_reference_class("A", "tones")
@@ -174,10 +174,18 @@ def test_background_runs_are_the_inline_stream_later_queries_included(tiny, inli
                 sep.clear_reference("B")
             blocks.append(sep.process(x[:, i:i + 300]))
         outs.append((np.concatenate(blocks, axis=1), sep.latency_samples))
+        stats.append((sep.background_stats(), sep.settings.hop_frames, sep.grid.hop))
     (inline, lat_inline), (background, lat_background) = outs
     shift = lat_background - lat_inline
     assert shift == margin
     np.testing.assert_allclose(background[:, shift:], inline[:, :-shift], atol=1e-6, rtol=0)
+    # the worker's account of its runs: one per run of the stream, each with a wall and a CPU time
+    assert stats[0][0] is None
+    worker, run_frames, hop = stats[1]
+    due = x.shape[1] // hop // run_frames        # the stream's runs; the last few may still be on the worker
+    assert due - 3 <= worker["runs"] <= due
+    assert 0 < worker["run_p50_ms"] <= worker["run_max_ms"] and worker["run_cpu_max_ms"] > 0
+    assert worker["longest_wait_ms"] >= 0
 
 
 def test_low_latency_guesses_the_lookahead_and_stays_close_to_the_offline_mask(tiny):

@@ -18,7 +18,9 @@ import atexit
 import queue
 import sys
 import threading
+import time
 import weakref
+from collections import deque
 from typing import Callable
 
 import numpy as np
@@ -26,6 +28,7 @@ import numpy as np
 from .stateful import StatefulCore
 
 SWITCH_INTERVAL_S = 0.0005
+RECENT_RUNS = 10_000         # run durations kept (a minute of runs every frame at 48 kHz is 5200)
 _LIVE: "weakref.WeakSet[BackgroundRuns]" = weakref.WeakSet()
 
 
@@ -38,19 +41,22 @@ def _stop_workers() -> None:
         runs.close()
 
 
-def _work(core: StatefulCore, jobs: queue.SimpleQueue, results: queue.SimpleQueue) -> None:
+def _work(core: StatefulCore, jobs: queue.SimpleQueue, results: queue.SimpleQueue, durations: deque) -> None:
     """The worker: run the core on each job's hops in order (a job: the hops of one run, the last one
-    finishing it); a ``None`` job ends it. References only its queues and the core, so the
-    :class:`BackgroundRuns` that owns it can be collected (which ends it)."""
+    finishing it); a ``None`` job ends it. References only its queues, the core and ``durations`` (each
+    job's wall and CPU seconds, the newest ``RECENT_RUNS``), so the :class:`BackgroundRuns` that owns it
+    can be collected (which ends it)."""
     while True:
         job = jobs.get()
         if job is None:
             return
         hops, z = job
+        start, cpu_start = time.perf_counter(), time.thread_time()
         try:
             done = [(core.advance(hop_samples, lambda: z), tag) for hop_samples, tag in hops]
         except BaseException as e:          # re-raised on the audio thread, where process() can report it
             done = e
+        durations.append((time.perf_counter() - start, time.thread_time() - cpu_start))
         results.put(done)
 
 
@@ -72,9 +78,14 @@ class BackgroundRuns:
         self._held: list = []       # hops submitted, not handed over yet (the run is not complete)
         self._frames = 0            # hops submitted since the last reset (the audio thread's count)
         self._pending = 0           # runs handed over, not collected
+        # (wall, CPU) seconds of the newest runs on the worker, and the audio thread's longest wait for one:
+        # a run whose wall time is far above its CPU time was not running (the machine's, or the GIL's)
+        self.run_seconds: deque[tuple[float, float]] = deque(maxlen=RECENT_RUNS)
+        self.longest_wait = 0.0
         if sys.getswitchinterval() > SWITCH_INTERVAL_S:
             sys.setswitchinterval(SWITCH_INTERVAL_S)
-        self._thread = threading.Thread(target=_work, args=(core, self._jobs, self._results), daemon=True,
+        self._thread = threading.Thread(target=_work, args=(core, self._jobs, self._results, self.run_seconds),
+                                        daemon=True,
                                         name="eventsep-separator")
         self._thread.start()
         weakref.finalize(self, self._jobs.put, None)
@@ -112,7 +123,12 @@ class BackgroundRuns:
         done (checked without raising: this runs on the audio thread every block)."""
         if not wait and self._results.empty():
             return None
-        done = self._results.get()
+        if self._results.empty():                 # the run is not done: the audio thread waits for it
+            start = time.perf_counter()
+            done = self._results.get()
+            self.longest_wait = max(self.longest_wait, time.perf_counter() - start)
+        else:
+            done = self._results.get()
         self._pending -= 1
         if isinstance(done, BaseException):
             raise done

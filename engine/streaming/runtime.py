@@ -105,6 +105,20 @@ class StreamingSeparator:
     def info(self):
         return self.models.info
 
+    def background_stats(self) -> dict[str, float] | None:
+        """With background runs, how the worker kept up over its newest runs: their wall and CPU time
+        (p50, p99, max ms; a run whose wall time is far above its CPU time was not running) and the
+        audio thread's longest wait for one; None for an inline setting."""
+        if not self.settings.background:
+            return None
+        runs = np.array(self._core.run_seconds or [(0.0, 0.0)]) * 1000.0
+        wall, cpu = runs[:, 0], runs[:, 1]
+        return {"runs": len(self._core.run_seconds), "run_p50_ms": float(np.median(wall)),
+                "run_p99_ms": float(np.percentile(wall, 99)), "run_max_ms": float(wall.max()),
+                "run_cpu_p99_ms": float(np.percentile(cpu, 99)), "run_cpu_max_ms": float(cpu.max()),
+                "cpu_of_slowest_run_ms": float(cpu[np.argmax(wall)]),
+                "longest_wait_ms": 1000.0 * self._core.longest_wait}
+
     def class_names(self) -> dict[str, list[str]]:
         """``{"coarse": [...], "fine": [...]}``: the names :meth:`set_reference_class` accepts."""
         return {level: sorted(self.info.class_latents.get(level, {})) for level in ("coarse", "fine")}
