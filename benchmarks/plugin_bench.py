@@ -26,7 +26,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
-PLUGIN = REPO / "build" / "EventSep.vst3"
+from plugin_host.vst3_build import VST3_BUNDLE as PLUGIN, vst3_missing  # noqa: E402
 
 
 def music(rate: int, seconds: float) -> np.ndarray:
@@ -65,8 +65,9 @@ def main() -> None:
     p.add_argument("--query", default="piano", help="class name to separate (default piano)")
     p.add_argument("--json", help="write the rows here")
     args = p.parse_args()
-    if not (PLUGIN / "Contents" / "x86_64-linux" / "EventSep.so").is_file():
-        sys.exit(f"error: {PLUGIN} is not built; run 'make plugin'")
+    missing = vst3_missing()
+    if missing:
+        sys.exit(f"error: {missing}")
 
     import pedalboard
 

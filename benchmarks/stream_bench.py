@@ -56,6 +56,8 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from plugin_host.vst3_build import VST3_BUNDLE as PLUGIN, vst3_missing  # noqa: E402
+
 ROW_KEYS = ["sample_rate", "channels", "block", "setting", "path", "rtf", "p50_ms", "p99_ms", "max_ms", "missed",
             "latency_ms", "peak_rss_mb"]
 
@@ -109,7 +111,7 @@ def prepare_audio(args, work: Path, rate: int, seconds: float) -> tuple[Path, Pa
     """Stereo music at ``rate`` for ``seconds`` (.npy) and a reference clip at 22050 Hz (.npy)."""
     from engine.audio import resample
 
-    path, ref_path = work / f"music_{rate}.npy", work / "reference.npy"
+    path, ref_path, source_path = work / f"music_{rate}.npy", work / "reference.npy", work / "music_source.txt"
     if path.is_file() and np.load(path, mmap_mode="r").shape[1] >= int(seconds * rate):
         return path, ref_path
     need = int(seconds * 22050) + 22050
@@ -128,8 +130,9 @@ def prepare_audio(args, work: Path, rate: int, seconds: float) -> tuple[Path, Pa
         from export.onnx_export import synthetic_music
 
         print(f"(no evaluation set: {e}; using synthetic music)")
-        pieces = [synthetic_music(22050, seconds=need / 22050 + 1, seed=1)]
+        pieces, i = [synthetic_music(22050, seconds=need / 22050 + 1, seed=1)], 0
         ref = synthetic_music(22050, seconds=5.0, seed=2)
+    source_path.write_text(f"evaluation set {args.soundfont}" if i else "synthetic music")
     mono = np.concatenate(pieces)[:need]
     stereo = np.stack([mono, 0.8 * np.roll(mono, 441)])           # a slightly different right channel
     np.save(path, resample(stereo, 22050, rate))
@@ -148,9 +151,6 @@ def peak_rss_mb() -> float:
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
-PLUGIN = REPO / "build" / "EventSep.vst3"
 
 
 def other_threads_cpu() -> dict[int, float]:
@@ -337,6 +337,7 @@ def run_speed(args, ckpt: Path, onnx_dir: Path, work: Path) -> list[dict]:
             print(proc.stderr[-3000:], file=sys.stderr)
             raise SystemExit(f"worker failed for {spec}")
         row = json.loads(proc.stdout.strip().splitlines()[-1])
+        row["input"] = (work / "music_source.txt").read_text()       # what was streamed (said in every row)
         rows.append(row)
         print(f"[{n}/{len(combos)}] {rate} Hz block {block:5d} {setting:<11} {path:<5} "
               f"{'paced' if paced else 'sweep'}: rtf {row['rtf']:.3f} p50 {row['p50_ms']:.2f} "
@@ -551,8 +552,8 @@ def main() -> None:
     for name in args.paths:
         if name not in ("onnx", "torch", "vst3", "floor"):
             p.error(f"unknown path {name}")
-    if "vst3" in args.paths and not (PLUGIN / "Contents" / "x86_64-linux" / "EventSep.so").is_file():
-        p.error(f"--paths vst3: {PLUGIN} is not built; run 'make plugin'")
+    if "vst3" in args.paths and vst3_missing():
+        p.error(f"--paths vst3: {vst3_missing()}")
     work = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="stream_bench_"))
     work.mkdir(parents=True, exist_ok=True)
     print(f"stream_bench: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start, nice "
@@ -572,7 +573,8 @@ def main() -> None:
             if args.umx_seconds > 0:
                 rows.append(run_umx(args, work))
             print(f"\nSpeed (stereo; {args.threads or 'each setting its own number of'} thread(s) per stream; "
-                  f"{'real-time (SCHED_FIFO)' if args.realtime else 'normal'} scheduling)\n\n" + speed_table(rows))
+                  f"{'real-time (SCHED_FIFO)' if args.realtime else 'normal'} scheduling; the input: "
+                  f"{rows[0].get('input', '-')})\n\n" + speed_table(rows))
             print("\n" + ratio_table(rows))
             print(f"\nload average at the end: {os.getloadavg()[0]:.2f}")
             if args.json:

@@ -20,11 +20,12 @@ from pythonosc.osc_bundle_builder import IMMEDIATELY, OscBundleBuilder
 from pythonosc.osc_message_builder import OscMessageBuilder
 
 from plugin_host import Chain, SeparatorEffect, save_preset
+from plugin_host.vst3_build import VST3_BUNDLE, vst3_missing
 
 from .host_audio import OscClient, osc, wait_for
 
 REPO = Path(__file__).resolve().parents[1]
-PLUGIN = REPO / "build" / "EventSep.vst3"
+PLUGIN = VST3_BUNDLE
 FFT_TEST = REPO / "build" / "eventsep_fft_test"
 EXAMPLE = REPO / "engine" / "assets" / "example"
 RATE = 48000
@@ -37,8 +38,9 @@ CPP_DEFAULT = StreamSettings.every_frame()
 
 
 def _require_build() -> None:
-    if not (PLUGIN / "Contents" / "x86_64-linux" / "EventSep.so").is_file():
-        pytest.fail(f"{PLUGIN} is not built: run 'make plugin' (make test does)")
+    missing = vst3_missing()
+    if missing:
+        pytest.fail(missing)
 
 
 @pytest.fixture(scope="module")
