@@ -120,7 +120,7 @@ def prepare_audio(args, work: Path, rate: int, seconds: float) -> tuple[Path, Pa
         from engine.corpus.evalset import load_evalset
 
         es = load_evalset(evalset_dir(args.soundfont))
-        i = 0
+        source, i = f"evaluation set {args.soundfont}", 0
         while sum(len(p) for p in pieces) < need:
             item = es[i % len(es)]
             pieces.append(item.mixture)
@@ -130,9 +130,9 @@ def prepare_audio(args, work: Path, rate: int, seconds: float) -> tuple[Path, Pa
         from export.onnx_export import synthetic_music
 
         print(f"(no evaluation set: {e}; using synthetic music)")
-        pieces, i = [synthetic_music(22050, seconds=need / 22050 + 1, seed=1)], 0
+        pieces, source = [synthetic_music(22050, seconds=need / 22050 + 1, seed=1)], "synthetic music"
         ref = synthetic_music(22050, seconds=5.0, seed=2)
-    source_path.write_text(f"evaluation set {args.soundfont}" if i else "synthetic music")
+    source_path.write_text(source)
     mono = np.concatenate(pieces)[:need]
     stereo = np.stack([mono, 0.8 * np.roll(mono, 441)])           # a slightly different right channel
     np.save(path, resample(stereo, 22050, rate))
@@ -552,8 +552,8 @@ def main() -> None:
     for name in args.paths:
         if name not in ("onnx", "torch", "vst3", "floor"):
             p.error(f"unknown path {name}")
-    if "vst3" in args.paths and vst3_missing():
-        p.error(f"--paths vst3: {vst3_missing()}")
+    if "vst3" in args.paths and (missing := vst3_missing()):
+        p.error(f"--paths vst3: {missing}")
     work = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="stream_bench_"))
     work.mkdir(parents=True, exist_ok=True)
     print(f"stream_bench: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start, nice "

@@ -20,12 +20,11 @@ from pythonosc.osc_bundle_builder import IMMEDIATELY, OscBundleBuilder
 from pythonosc.osc_message_builder import OscMessageBuilder
 
 from plugin_host import Chain, SeparatorEffect, save_preset
-from plugin_host.vst3_build import VST3_BUNDLE, vst3_missing
+from plugin_host.vst3_build import VST3_BUNDLE as PLUGIN, vst3_missing
 
 from .host_audio import OscClient, osc, wait_for
 
 REPO = Path(__file__).resolve().parents[1]
-PLUGIN = VST3_BUNDLE
 FFT_TEST = REPO / "build" / "eventsep_fft_test"
 EXAMPLE = REPO / "engine" / "assets" / "example"
 RATE = 48000

@@ -123,12 +123,11 @@ class BackgroundRuns:
         done (checked without raising: this runs on the audio thread every block)."""
         if not wait and self._results.empty():
             return None
-        if self._results.empty():                 # the run is not done: the audio thread waits for it
-            start = time.perf_counter()
-            done = self._results.get()
+        waits = self._results.empty()             # the run is not done: the audio thread waits for it
+        start = time.perf_counter()
+        done = self._results.get()
+        if waits:
             self.longest_wait = max(self.longest_wait, time.perf_counter() - start)
-        else:
-            done = self._results.get()
         self._pending -= 1
         if isinstance(done, BaseException):
             raise done

@@ -212,8 +212,7 @@ class StreamingSeparator:
         self._z_eff = None if controls.z_target is None else controls.z_target.copy()
         # the target latent the smoothing has reached (None: moving, or no query) and the batch it runs
         self._z_settled = controls.z_target
-        self._z_batch = (None if self._z_eff is None else
-                         np.repeat(self._z_eff[None].astype(np.float32), self._core.batch, axis=0))
+        self._z_batch = None if self._z_eff is None else self._batch_of(self._z_eff)
         self._gate = Ramp(1.0 if controls.z_target is not None else 0.0, self._ramp_step)
         self._mix = Ramp(controls.mix, self._ramp_step)
         self._residual = Ramp(controls.residual, self._ramp_step)
@@ -260,7 +259,7 @@ class StreamingSeparator:
         popped = self._popped
         open_gate = popped >= self._gate_open_from
         # samples from before the stream (its first latency_samples)
-        before_start = max(0, min(n, self._latency_samples - popped)) if popped < self._latency_samples else 0
+        before_start = min(n, self._latency_samples - popped) if popped < self._latency_samples else 0
         self._popped = popped + n
         ramp = self._residual                         # settled ramps (the usual case) without a call
         residual = ramp.value if ramp.value == controls.residual else ramp.render(controls.residual, n)
@@ -319,6 +318,10 @@ class StreamingSeparator:
             if not (isinstance(gate, float) and gate == 1.0):
                 self._gate_open_from = self._pushed
 
+    def _batch_of(self, z: np.ndarray) -> np.ndarray:
+        """``(latent_dim,)`` -> the ``(B, latent_dim)`` float32 a model run takes."""
+        return np.repeat(z[None].astype(np.float32), self._core.batch, axis=0)
+
     def _latent(self, controls: Controls, gate_target: float) -> np.ndarray | None:
         """The smoothed query for one model run, ``(B, latent_dim)`` float32; None when there is none or
         the gate has closed (the audio then passes unmasked, and the gate keeps it out)."""
@@ -331,7 +334,7 @@ class StreamingSeparator:
             if np.max(np.abs(z_target - self._z_eff)) < 1e-6:
                 self._z_eff = z_target.copy()
                 self._z_settled = z_target       # reached: later runs reuse the same batch (no arithmetic)
-            self._z_batch = np.repeat(self._z_eff[None].astype(np.float32), self._core.batch, axis=0)
+            self._z_batch = self._batch_of(self._z_eff)
         if self._z_eff is None or not (gate_target > 0 or self._gate.value > 0):
             return None
         return self._z_batch
