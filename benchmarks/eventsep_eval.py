@@ -14,11 +14,11 @@ the real text -> class mapping. Two subsets:
   decision (``engine.presence``), which is also checked on the whole and intermittent items.
 
 Systems: the U-Net alone and the generative separator alone (both with the prompt's class latent, no mask),
-and EventSep = ensemble (unet | rate | band | progressive) x temporal mask (none | soft | hard, threshold
-0.55) on the curve the pipeline uses (the target-activity model's on the mixture and the U-Net's estimate,
-calibrated, scaled by its 95th percentile), rows with the unscaled ("absolute") curve and with the curve of
-the detector on the mixture alone (``--when detector``), and an ablation over hard/soft masks and thresholds
-0.3-0.8 for every ensemble. Metrics:
+and EventSep = ensemble (unet | rate | band | progressive) x temporal mask (none | soft | root | hard, the
+default threshold) on the curve the pipeline uses (the target-activity model's on the mixture and the
+U-Net's estimate, calibrated; scaled by its 95th percentile when the defaults say so), rows with the other
+curve (scaled or not), the twelfth session's defaults and the curve of the detector on the mixture alone
+(``--when detector``), and an ablation over soft/root/hard masks and thresholds 0.3-0.8 for every ensemble. Metrics:
 SI-SDR(i), SDR (BSSEval v4, median over 1 s frames), STOI and ESTOI (``pystoi``) and **DetSim**, a
 semantic score in the spirit of CLAPScore computed with our own detector instead of CLAP: the cosine
 between the detector's clip-level class-probability vectors (mean over frames) of the estimate and of the
@@ -48,11 +48,11 @@ from engine.metrics import sdr_bsseval, si_sdr  # noqa: E402
 from engine.pipeline import WHENS, EventSep, PipelineConfig, gated_output, relative_curve, with_options  # noqa: E402
 from engine.presence import level_db  # noqa: E402
 from engine.taxonomy import CORE_CLASSES  # noqa: E402
-from engine.text_options import EnsembleConfig  # noqa: E402
+from engine.text_options import DEFAULT_MASK, DEFAULT_RELATIVE, EnsembleConfig  # noqa: E402
 from engine.textquery.prompts import prompt_for  # noqa: E402
 
 ENSEMBLE_MODES = ("unet", "rate", "band", "progressive")
-MASKS = ("none", "soft", "hard")
+MASKS = ("none", "soft", "root", "hard")
 THRESHOLDS = (0.3, 0.4, 0.5, 0.55, 0.6, 0.7, 0.8)
 RATE_WEIGHTS = (0.5, 0.6, 0.7, 0.8, 0.9)      # the rate ensemble's U-Net share
 DEFAULT_RATE_WEIGHT = EnsembleConfig().weight  # its rows keep the plain name ("ablation rate soft 0.55")
@@ -128,9 +128,13 @@ def systems() -> list[tuple[str, dict, bool]]:
             if mode == "unet" and mask == "none":
                 continue
             rows.append((f"EventSep {mode} + {mask}", dict(mode=mode, mask=mask, **plain), True))
+    other_curve = "absolute" if DEFAULT_RELATIVE else "relative"
     for mode in ("unet", "rate"):
-        rows.append((f"EventSep {mode} + soft, absolute curve",
-                     dict(mode=mode, mask="soft", relative=False, **plain), True))
+        rows.append((f"EventSep {mode} + {DEFAULT_MASK}, {other_curve} curve",
+                     dict(mode=mode, relative=not DEFAULT_RELATIVE, **plain), True))
+    # the twelfth session's defaults, beside the ones picked since
+    rows.append(("EventSep unet + soft 0.40, relative curve", dict(mask="soft", threshold=0.40, relative=True,
+                                                                   **plain), True))
     for mode in ("unet", "rate"):
         for mask in ("soft", "hard"):
             rows.append((f"EventSep {mode} + {mask}, detector curve",
@@ -147,7 +151,7 @@ def ablation_configs() -> list[tuple[str, dict]]:
         for weight in (RATE_WEIGHTS if mode == "rate" else (None,)):
             label = mode if weight in (None, DEFAULT_RATE_WEIGHT) else f"{mode} w{weight:.1f}"
             extra = {} if weight is None else {"weight": weight}
-            for mask in ("soft", "hard"):
+            for mask in ("soft", "root", "hard"):
                 for thr in THRESHOLDS:
                     rows.append((f"ablation {label} {mask} {thr:.2f}",
                                  dict(mode=mode, mask=mask, threshold=thr, **extra)))
@@ -404,7 +408,7 @@ def write_report(records, side, cfg, a, seconds) -> str:
     labels = list(dict.fromkeys(name.rsplit(" ", 2)[0].removeprefix("ablation ") for name, _ in ablation_configs()))
     for subset in ("intermittent", "whole"):
         for label in labels:
-            for mask in ("soft", "hard"):
+            for mask in ("soft", "root", "hard"):
                 vals = [mean(records, f"ablation {label} {mask} {t:.2f}", subset, "si_sdri") for t in THRESHOLDS]
                 lines.append(f"| {label} | {mask} | " + " | ".join(fmt(v) for v in vals) + f" | {subset} |")
     lines.append("")

@@ -1,11 +1,13 @@
 """Temporal masks over the separator's estimate, swept on the *valid* look-alike sets (issue 18's WHEN).
 
     .venv/bin/python benchmarks/temporal_mask_sweep.py [--sets valid-fluidr3,valid-timgm] [--per-class 26]
+        [--activity DIR]
 
 Every item of the sets, whole and intermittent (the evaluation's recipe, ``benchmarks/eventsep_eval.py``:
 its prompt through the text mapping, the intermittent gate seeded the same way), is separated once with
-the shipped separator and judged once by the target-activity model; both are cached under ``--cache``
-(a second run only scores). Then each mask family below gates the estimate, and the script prints the mean
+the shipped separator and judged once by the target-activity model (the shipped one, or ``--activity DIR``
+to judge a candidate); both are cached under ``--cache`` (a second run only scores; curves are cached per
+activity model). Then each mask family below gates the estimate, and the script prints the mean
 SI-SDRi per subset against the separator alone, plus an *oracle* row (the true activity of the target,
 smoothed as the soft mask is): how much any temporal mask could gain.
 
@@ -23,6 +25,8 @@ Nothing here is an evaluation item: the defaults picked from it are fit for ``ev
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import sys
 import time
 from pathlib import Path
@@ -33,11 +37,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from engine.activity.data import intermittent  # noqa: E402
+from engine.activity.infer import SHIPPED as ACTIVITY_SHIPPED  # noqa: E402
 from engine.corpus.evalset import load_evalset  # noqa: E402
 from engine.detection.mask import _smooth  # noqa: E402
 from engine.metrics import si_sdr  # noqa: E402
+from engine.presence import separator_identity  # noqa: E402
 from engine.pipeline import EventSep, PipelineConfig, relative_curve  # noqa: E402
-from engine.text_options import DEFAULT_THRESHOLD  # noqa: E402
+from engine.text_options import DEFAULT_MASK, DEFAULT_RELATIVE, DEFAULT_THRESHOLD  # noqa: E402
 from engine.taxonomy import CORE_CLASSES  # noqa: E402
 from engine.textquery.prompts import prompt_for  # noqa: E402
 
@@ -57,17 +63,40 @@ def items(root: Path, per_class: int, seed: int):
             item.sample_rate
 
 
-def cached(es: EventSep, cfg: PipelineConfig, cache: Path, key, prompt, mixture, rate):
-    """``(estimate (n,), calibrated absolute curve (frames,), frame seconds)`` of one item."""
-    path = cache / f"{key}.npz"
+def cached(es: EventSep, cfg: PipelineConfig, cache: Path, key, prompt, mixture, rate, tag: str):
+    """``(estimate (n,), calibrated absolute curve (frames,), frame seconds)`` of one item. The estimate is
+    cached as ``<key>.npz`` (one separator per cache folder, see :func:`check_cache`), the curve as
+    ``<key>.<tag>.npz``, ``tag`` naming the target-activity model's weights."""
+    path, other = cache / f"{key}.npz", cache / f"{key}.{tag}.npz"
+    tgt = es.resolve(prompt)
     if path.exists():
         d = np.load(path)
-        return d["estimate"], d["curve"], float(d["frame_seconds"])
-    tgt = es.resolve(prompt)
-    unet, _, _ = es.separators(mixture[None], rate, es.latent(tgt), cfg, unet=True, flow=False)
-    curve, fs = es.probability(mixture[None], rate, tgt.coarse, True, relative=False, estimate=unet)
-    np.savez(path, estimate=unet[0].astype(np.float32), curve=curve, frame_seconds=fs)
-    return unet[0], curve, fs
+        est = d["estimate"]
+    else:
+        unet, _, _ = es.separators(mixture[None], rate, es.latent(tgt), cfg, unet=True, flow=False)
+        est = unet[0].astype(np.float32)
+        np.savez(path, estimate=est)
+    if other.exists():
+        d = np.load(other)
+        return est, d["curve"], float(d["frame_seconds"])
+    curve, fs = es.probability(mixture[None], rate, tgt.coarse, True, relative=False, estimate=est[None])
+    np.savez(other, curve=curve, frame_seconds=fs)
+    return est, curve, fs
+
+
+def check_cache(cache: Path, es: EventSep) -> None:
+    """A cache folder holds one separator's estimates: it records which, and refuses another's."""
+    mark = cache / "separator.json"
+    ident = separator_identity(es.model_dir)
+    if mark.exists() and json.loads(mark.read_text()) != ident:
+        raise SystemExit(f"temporal_mask_sweep: {cache} holds another separator's estimates; pass another "
+                         "--cache or delete it")
+    mark.write_text(json.dumps(ident))
+
+
+def activity_tag(folder: Path) -> str:
+    """The curves' cache name: the weights' hash, so a model folder rewritten later is not read stale."""
+    return "activity-" + hashlib.sha256((folder / "detector.safetensors").read_bytes()).hexdigest()[:12]
 
 
 def frame_gain_to_samples(g: np.ndarray, n: int, rate: int, fs: float) -> np.ndarray:
@@ -119,18 +148,23 @@ def main(argv=None) -> int:
     ap.add_argument("--per-class", type=int, default=26, help="items per core class and set (default: all 26)")
     ap.add_argument("--seed", type=int, default=0, help="the intermittent gates' seed (the evaluation's: 0)")
     ap.add_argument("--cache", default=str(ROOT / "cache" / "mask_sweep"), help="per-item estimates and curves")
+    ap.add_argument("--activity", default=None,
+                    help="a target-activity model folder to judge instead of the shipped one (its curves are "
+                         "cached apart, by its weights' hash)")
     ap.add_argument("--top", type=int, default=15, help="rows to print, best intermittent first")
     a = ap.parse_args(argv)
     cfg = PipelineConfig()
-    es = EventSep(config=cfg)
+    es = EventSep(config=cfg, activity_dir=a.activity)
+    tag = activity_tag(Path(a.activity) if a.activity else ACTIVITY_SHIPPED)
     data = []
     t0 = time.time()
     for name in a.sets.split(","):
         cache = Path(a.cache) / name
         cache.mkdir(parents=True, exist_ok=True)
+        check_cache(cache, es)
         for n, (key, subset, prompt, mixture, target, rate) in enumerate(
                 items(ROOT / "cache" / "corpus" / "evalset" / name, a.per_class, a.seed)):
-            est, curve, fs = cached(es, cfg, cache, key, prompt, mixture, rate)
+            est, curve, fs = cached(es, cfg, cache, key, prompt, mixture, rate, tag)
             data.append((subset, mixture, target, est, curve, fs, rate))
             if n % 40 == 0:
                 print(f"[{name}] {n} items ({time.time() - t0:.0f} s)", file=sys.stderr, flush=True)
@@ -161,7 +195,10 @@ def main(argv=None) -> int:
           f"intermittent {alone['intermittent']:.2f} dB); gain over the separator alone:")
     print("| mask | intermittent | whole |\n|---|---|---|")
     ranked = rows[:2] + sorted(rows[2:], key=lambda r: -r[1]["intermittent"])
-    current = f"soft {DEFAULT_THRESHOLD:.2f} 50"          # the shipped default (smooth_ms 50 in temporal_mask)
+    # the shipped default, by its name here (smooth_ms 50 in temporal_mask; the root knee is power 0.5)
+    knee = "soft" if DEFAULT_MASK == "soft" else "power"
+    current = (f"{knee} {DEFAULT_THRESHOLD:.2f}{' 0.5' if DEFAULT_MASK == 'root' else ''} 50"
+               f"{'' if DEFAULT_RELATIVE else ' abs'}")
     shown = ranked[:a.top + 2] + [r for r in rows if r[0] == current and r not in ranked[:a.top + 2]]
     for name, r in shown:
         print(f"| {name}{' (the shipped default)' if name == current else ''} | "

@@ -29,7 +29,7 @@ from .audio import resample
 from .ensemble import ENSEMBLES, EnsembleConfig, combine
 from .errors import EventSepError
 from .separate import overlap_add, separate_array
-from .text_options import (DEFAULT_GATE_DEPTH_DB, DEFAULT_MASK, DEFAULT_PRESENCE, DEFAULT_STEPS,
+from .text_options import (DEFAULT_GATE_DEPTH_DB, DEFAULT_MASK, DEFAULT_PRESENCE, DEFAULT_RELATIVE, DEFAULT_STEPS,
                            DEFAULT_THRESHOLD, MASKS, PRESENCE, WHENS)
 
 if TYPE_CHECKING:
@@ -49,8 +49,9 @@ class PipelineConfig:
     ensemble: EnsembleConfig = field(default_factory=EnsembleConfig)
     steps: int = DEFAULT_STEPS
     calibrate: bool = True
-    # scale the curve by its 95th percentile (at least RELATIVE_FLOOR): see probability()
-    relative: bool = True
+    # scale the curve by its 95th percentile (at least RELATIVE_FLOOR): see probability(); off by default
+    # since the thirteenth session's activity model (text_options.DEFAULT_RELATIVE)
+    relative: bool = DEFAULT_RELATIVE
     seed: int = 0
     # whether the class is in the file at all (engine.presence): "gate" (near-silence when not), "report", "off"
     presence: str = DEFAULT_PRESENCE
@@ -273,7 +274,7 @@ class EventSep:
         return est_u, est_f, seconds
 
     def probability(self, audio: np.ndarray, sample_rate: int, coarse: str, calibrate: bool = True,
-                    relative: bool = True, estimate: np.ndarray | None = None,
+                    relative: bool = DEFAULT_RELATIVE, estimate: np.ndarray | None = None,
                     on_mixture: "Detection | None" = None,
                     activity: "tuple[np.ndarray, float] | None" = None) -> tuple[np.ndarray, float]:
         """The probability curve ``(frames,)`` that ``coarse`` sounds, and its frame length: from the

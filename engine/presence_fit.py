@@ -105,6 +105,8 @@ def main(argv=None) -> int:
                    help="built valid look-alike sets under <cache>/evalset, comma-separated, pooled "
                         f"(default {DEFAULT_SETS})")
     p.add_argument("--model", default=None, help="separator checkpoint folder (default: the shipped one)")
+    p.add_argument("--activity", default=None,
+                   help="target-activity model folder (default: the shipped one)")
     p.add_argument("--out", default=str(SHIPPED), help=f"calibration file to write (default {SHIPPED})")
     p.add_argument("--limit", type=int, default=0, help="only the first N items (0: all)")
     p.add_argument("--gate-share", type=float, default=GATE_SHARE,
@@ -123,7 +125,7 @@ def main(argv=None) -> int:
             p.error(f"{cache_dir() / 'evalset' / name}: not built; run `eventsep corpus eval-set --split valid "
                     f"--soundfont {name.split('-', 1)[1]}`")
     t0 = time.time()
-    es = EventSep(a.model)
+    es = EventSep(a.model, activity_dir=a.activity)
     if a.from_features:
         saved = np.load(a.from_features)
         features, kinds = saved["features"], saved["kinds"]

@@ -11,8 +11,8 @@ from .errors import EventSepError
 
 
 def add_parser(sub) -> None:
-    from .text_options import (DEFAULT_GATE_DEPTH_DB, DEFAULT_MASK, DEFAULT_PRESENCE, DEFAULT_STEPS,
-                               DEFAULT_THRESHOLD, ENSEMBLES, MASKS, PRESENCE, WHENS, EnsembleConfig)
+    from .text_options import (DEFAULT_GATE_DEPTH_DB, DEFAULT_MASK, DEFAULT_PRESENCE, DEFAULT_RELATIVE,
+                               DEFAULT_STEPS, DEFAULT_THRESHOLD, ENSEMBLES, MASKS, PRESENCE, WHENS, EnsembleConfig)
 
     e = EnsembleConfig()
     p = sub.add_parser(
@@ -34,9 +34,13 @@ def add_parser(sub) -> None:
     p.add_argument("--when", choices=WHENS, default="activity",
                    help="the mask's curve: 'activity' = the target-activity model on the mixture and the "
                         "U-Net's estimate (default), 'detector' = the detector on the mixture alone")
-    p.add_argument("--absolute", action="store_true",
-                   help="use the calibrated probability as is (default: scaled by its 95th "
-                        "percentile in the file, as the prompt says the class is there)")
+    scale = p.add_mutually_exclusive_group()
+    scale.add_argument("--absolute", dest="relative", action="store_false",
+                       help="use the calibrated probability as is" + (" (default)" if not DEFAULT_RELATIVE else ""))
+    scale.add_argument("--relative", dest="relative", action="store_true",
+                       help="scale the calibrated probability by its 95th percentile in the file, as the prompt "
+                            "says the class is there" + (" (default)" if DEFAULT_RELATIVE else ""))
+    p.set_defaults(relative=DEFAULT_RELATIVE)
     p.add_argument("--presence", choices=PRESENCE, default=DEFAULT_PRESENCE,
                    help="is the class in the file at all? 'gate': judge it (the detector's evidence, the "
                         "target-activity model and the separator's output) and turn the output down by "
@@ -114,7 +118,7 @@ def cmd_text(args) -> int:
 
     prompt, jobs, batch = _plan(args)
     config = PipelineConfig(mask=args.mask, threshold=args.threshold, steps=args.steps, seed=args.seed,
-                            relative=not args.absolute, when=args.when, presence=args.presence,
+                            relative=args.relative, when=args.when, presence=args.presence,
                             gate_depth_db=args.gate_depth,
                             ensemble=EnsembleConfig(mode=args.ensemble, weight=args.weight,
                                                     crossover_hz=args.crossover))

@@ -205,3 +205,62 @@ def test_a_refit_with_absent_targets_scores_presence_and_starts_from_a_model(tmp
     after, _ = load_detector(tmp_path / "b" / "last")
     a, b = dict(start.named_parameters()), dict(after.named_parameters())      # (batch-norm statistics move)
     assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
+
+
+def test_music_examples_ask_each_item_whole_intermittent_and_absent():
+    from engine.activity.music import VARIANTS, MusicDataConfig, music_examples
+    from engine.checkpoint import load_latents, load_model
+    from engine.shipped import model_dir
+    from engine.taxonomy import CORE_CLASSES
+
+    separator, _ = load_model(model_dir(None))
+    cfg = MusicDataConfig(items_per_shard=3, item_seconds=2.0, procedural_only=True)
+    classes = tuple(reversed(CORE_CLASSES))
+    ex = music_examples("train", 0, 5, separator, load_latents(model_dir(None)), classes, 16000, cfg)
+    per_item = len(VARIANTS) * cfg.pieces_per_item
+    assert len(ex) == cfg.examples_per_shard == 3 * per_item
+    assert ex.inputs.shape == (len(ex), 2, 16000) and ex.labels.shape == (len(ex), 100)
+    assert np.isfinite(ex.inputs.astype(np.float32)).all()
+    for j in range(3):
+        whole, gated, absent = (slice(j * per_item + 2 * v, j * per_item + 2 * v + 2) for v in range(3))
+        # classes in turn; the same item asked three ways
+        assert (ex.classes[j * per_item:(j + 1) * per_item] == classes.index(CORE_CLASSES[j])).all()
+        assert ex.presence()[whole].all() and ex.presence()[gated].all() and not ex.presence()[absent].any()
+        assert not ex.labels[absent].any() and ex.labels[whole].any()
+        # the intermittent target is the whole one cut to spans: its labels are a subset, and fewer
+        assert (ex.labels[gated] <= ex.labels[whole]).all() and ex.labels[gated].sum() < ex.labels[whole].sum()
+        # the separator's estimate is not the mixture it was given
+        mix, est = ex.inputs[whole, 0].astype(np.float32), ex.inputs[whole, 1].astype(np.float32)
+        assert np.abs(mix - est).max() > 1e-3
+
+
+def test_level_labels_count_the_frames_within_their_range_of_the_loudest():
+    from engine.activity.music import level_labels
+
+    rate = 22050
+    x = np.zeros(2 * rate, np.float32)
+    x[5000:20000] = np.sin(np.arange(15000) * 0.1)                 # loud: frames 22-90
+    x[20000:30000] = 0.01 * np.sin(np.arange(10000) * 0.1)         # 40 dB down: under a 30 dB range
+    labels = level_labels(x, 200, rate, 30.0)
+    assert labels.dtype == np.uint8 and labels.shape == (200,)
+    assert np.flatnonzero(labels).tolist() == list(range(22, 91))
+    assert level_labels(x, 200, rate, 50.0)[95:130].all()         # within a 50 dB range they count
+    assert not level_labels(np.zeros(100, np.float32), 200, rate, 30.0).any()
+
+
+def test_missing_thresholds_are_tuned_and_the_others_kept(tmp_path, tiny_checkpoint):
+    import json
+
+    from engine.activity.thresholds import fill_thresholds
+    from engine.detection.checkpoint import load_detector, save_detector
+    from engine.stems import SyntheticStemSource
+
+    model = from_detector(FrameDetector(tiny_detector_config(classes=("noise", "tones"))))
+    save_detector(model, tmp_path / "act", {"kind": "target-activity", "thresholds": {"noise": 0.3}})
+    src = {"valid": SyntheticStemSource()}
+    added = fill_thresholds(tmp_path / "act", tmp_path / "data", 32, tiny_checkpoint, src)
+    assert set(added) == {"tones"} and 0 < added["tones"] < 1
+    _, meta = load_detector(tmp_path / "act")
+    assert meta["thresholds"] == {"noise": 0.3, "tones": added["tones"]}
+    assert json.loads((tmp_path / "act" / "detector.json").read_text())["thresholds_source"] == {
+        "validation": ["noise"], "random-stem valid examples (engine.activity.thresholds)": ["tones"]}

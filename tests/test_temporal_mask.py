@@ -104,3 +104,14 @@ def test_stft_domain_keeps_shape_and_gates(mode):
     assert np.allclose(y[:, int(1.8 * SR):], x[:, int(1.8 * SR):], atol=1e-4)
     t = apply_temporal_mask(x, p, SR, mode, domain="time")
     assert t.shape == x.shape and np.allclose(t[:, int(1.8 * SR):], x[:, int(1.8 * SR):])
+
+
+def test_root_knee_is_open_at_the_threshold_and_above_soft_below_it():
+    p = np.concatenate([np.zeros(50), np.full(50, 0.15), np.full(50, 0.3), np.full(50, 0.9)])
+    root = temporal_mask(p, 2 * SR, SR, "root", threshold=0.6, smooth_ms=0.0)
+    soft = temporal_mask(p, 2 * SR, SR, "soft", threshold=0.6, smooth_ms=0.0)
+    at = lambda g, k: g[int((k + 0.5) * SR * 0.01)]          # noqa: E731 (frame k's centre)
+    assert at(root, 10) == 0.0 and at(root, 180) == pytest.approx(1.0)
+    assert at(root, 70) == pytest.approx(0.5, abs=1e-6)      # sqrt(0.15 / 0.6)
+    assert at(root, 120) == pytest.approx(np.sqrt(0.5), abs=1e-6)
+    assert at(root, 70) > at(soft, 70) and at(root, 120) > at(soft, 120)

@@ -96,7 +96,10 @@ def test_the_mask_curve_comes_from_the_activity_model_or_the_detector(es, exampl
     raw, fs = target_activity(es.activity[0], audio, res.unmasked, rate, "piano")
     assert es.config.when == "activity" and res.frame_seconds == fs
     expected = calibrate_curve(raw, es.activity[1]["thresholds"]["piano"])
-    np.testing.assert_allclose(res.prob, np.clip(expected / max(np.percentile(expected, 95), 0.2), 0, 1),
+    assert not es.config.relative                          # the calibrated curve as it is, by default
+    np.testing.assert_allclose(res.prob, expected, atol=1e-6)
+    scaled = es.run(audio, rate, prompt="the piano", config=with_options(es.config, mode="unet", relative=True))
+    np.testing.assert_allclose(scaled.prob, np.clip(expected / max(np.percentile(expected, 95), 0.2), 0, 1),
                                atol=1e-6)
     det = es.run(audio, rate, prompt="the piano", config=with_options(es.config, mode="unet", when="detector"))
     np.testing.assert_allclose(det.prob, es.probability(audio, rate, "piano")[0], atol=1e-6)
@@ -125,8 +128,13 @@ def test_cli_writes_output_and_report(tmp_path, capsys, example):
     x, _ = sf.read(mix, always_2d=True)
     assert np.allclose(y + rest, x, atol=1e-4)
     info = json.loads((rep / "mix.json").read_text())
-    assert info["class"] == "piano" and info["settings"]["mask"] == "soft" and 0 <= info["mask_mean_gain"] <= 1
-    assert info["settings"]["when"] == "activity"
+    assert info["class"] == "piano" and info["settings"]["mask"] == "root" and 0 <= info["mask_mean_gain"] <= 1
+    assert info["settings"]["when"] == "activity" and info["settings"]["relative"] is False
+    assert main(["text", str(mix), "only the piano", "-o", str(out), "--relative", "--report", str(rep),
+                 "--quiet"]) == 0
+    assert json.loads((rep / "mix.json").read_text())["settings"]["relative"] is True
+    with pytest.raises(SystemExit):          # one or the other
+        main(["text", str(mix), "piano", "-o", str(out), "--relative", "--absolute"])
     for png in ("mix_detection.png", "mix_spectrograms.png"):
         assert (rep / png).read_bytes()[:4] == b"\x89PNG"
 

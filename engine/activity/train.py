@@ -31,6 +31,7 @@ from ..detection.metrics import f1_from_counts
 from ..detection.model import FrameDetector
 from ..runlog import checkpoint_last, load_optimizer, trim_log, wait_while_quiet
 from .data import ActivityDataConfig, ActivityExamples, make_examples
+from .music import MusicDataConfig, music_examples
 
 LOG_FIELDS = ["step", "wall_s", "cpu_s", "loss", "lr", "valid_auc", "valid_f1", "valid_presence_auc", "best_auc"]
 PRESENCE_PERCENTILE = 90        # a clip's presence score: this percentile of its curve (targets may come and go)
@@ -50,6 +51,8 @@ class ActivityTrainConfig:
     checkpoint_every: int = 100
     seed: int = 0
     data: ActivityDataConfig = field(default_factory=ActivityDataConfig)
+    music: bool = False           # examples cut from music (engine.activity.music) instead of random stems
+    music_data: MusicDataConfig = field(default_factory=MusicDataConfig)
 
 
 def learning_rate(step: int, cfg: ActivityTrainConfig) -> float:
@@ -164,7 +167,21 @@ def build_data(out: Path, cfg: ActivityTrainConfig, classes: tuple[str, ...], ra
                                  np.random.default_rng([cfg.seed, salt, k]), progress=progress)
         return build
 
+    if cfg.music:
+        def music_builder(split: str, salt: int):
+            def build(k: int, size: int) -> ActivityExamples:
+                return music_examples(split, k, cfg.seed + salt, unet, latents, classes, rate, cfg.music_data,
+                                      progress)
+            return build
+        per_shard = cfg.music_data.examples_per_shard
+        valid = load_examples(out / "data", "music-valid", cfg.valid_examples, per_shard,
+                              music_builder("valid", 777), progress)
+        train = load_examples(out / "data", "music-train", cfg.examples, per_shard, music_builder("train", 1),
+                              progress)
+        return train, valid
     valid = load_examples(out / "data", "valid", cfg.valid_examples, cfg.shard, builder("valid", 777), progress)
+    if not cfg.examples:            # validation examples only (engine.activity.thresholds)
+        return None, valid
     train = load_examples(out / "data", "train", cfg.examples, cfg.shard, builder("train", 1), progress)
     return train, valid
 
@@ -269,12 +286,22 @@ def main(argv: list[str] | None = None) -> int:
                        default=getattr(defaults, name))
     p.add_argument("--p-absent", type=float, default=defaults.data.p_absent,
                    help="share of examples whose queried class is not in the mixture (default 0)")
+    p.add_argument("--music", action="store_true",
+                   help="examples cut from music, parts of one piece (engine.activity.music), not random stems")
+    p.add_argument("--labels", choices=("notes", "level"), default=MusicDataConfig().labels,
+                   help="with --music: what counts as the target sounding, its notes or its level within "
+                        f"{MusicDataConfig().level_db:g} dB of its loudest frame (default notes)")
+    p.add_argument("--pieces-per-item", type=int, default=MusicDataConfig().pieces_per_item,
+                   help="with --music: examples cut from each 6 s mixture (1: the whole mixture, more context "
+                        "per example)")
     p.add_argument("--init", default=None, help="start from this target-activity model (a refit)")
     p.add_argument("--unet", default=None, help="separator checkpoint whose estimates the model sees "
                                                "(default: the shipped one)")
     a = p.parse_args(argv)
     cfg = ActivityTrainConfig(**{k: getattr(a, k) for k in options},
-                              data=replace(defaults.data, p_absent=a.p_absent))
+                              data=replace(defaults.data, p_absent=a.p_absent), music=a.music,
+                              music_data=replace(defaults.music_data, labels=a.labels,
+                                                 pieces_per_item=a.pieces_per_item))
     result = train(a.out, cfg, a.threads, init_dir=a.init, unet_dir=a.unet)
     print(json.dumps(result))
     return 0

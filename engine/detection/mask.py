@@ -3,6 +3,9 @@
 - ``soft``: a smooth 0-1 gain. ``g = smoothstep(min(p / threshold, 1))``: 1 where the class is detected
   with at least ``threshold`` (poster default 0.55), falling smoothly to 0 as p -> 0; then smoothed over
   ``smooth_ms`` with a Hann kernel and interpolated linearly between frame centres to the sample rate.
+- ``root``: ``g = sqrt(min(p / threshold, 1))``, smoothed and interpolated as ``soft``: a knee that stays
+  open longer below the threshold (the square root rises fastest near 0), so a target the curve is less
+  sure of keeps more of its level; picked with the target-activity model of issue 18 on validation data.
 - ``hard``: 1 where ``p >= threshold``, else 0, held per frame, then every edge turned into a raised-cosine
   fade of ``fade_ms`` (a Hann-kernel convolution) so the gain never steps: a gated signal does not click.
 - ``none``: all ones.
@@ -13,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-MODES = ("soft", "hard", "none")
+MODES = ("soft", "root", "hard", "none")
 
 
 def _hann_kernel(length: int) -> np.ndarray:
@@ -50,7 +53,7 @@ def temporal_mask(prob: np.ndarray, num_samples: int, sample_rate: int, mode: st
         gain = _smooth(step, int(round(fade_ms * 1e-3 * sample_rate)))
     else:
         x = np.minimum(p / threshold, 1.0)
-        g = x * x * (3.0 - 2.0 * x)                                    # smoothstep
+        g = np.sqrt(x) if mode == "root" else x * x * (3.0 - 2.0 * x)          # root or smoothstep knee
         g = _smooth(g, int(round(smooth_ms * 1e-3 / frame_seconds)))
         centres = (np.arange(len(p)) + 0.5) * frame_seconds
         gain = np.interp(t_samples, centres, g)
