@@ -236,7 +236,10 @@ class EventSep:
         if match.coarse is None:
             raise EventSepError(f"the prompt {prompt!r} matches no class of the taxonomy: {match.reason}")
         if match.coarse not in self.latents["coarse"]:
-            named = f"{match.coarse}" + (f" ({match.fine})" if match.fine else "")
+            # the phrase it matched says why: "only the voice" is closest to "spoken voice" (speech), which a
+            # user who meant singing reads as a contradiction of "voice" in the list below
+            named = f"{match.coarse}" + (f" ({match.fine})" if match.fine else "") + \
+                (f", matched by '{match.phrase}'" if match.phrase else "")
             raise EventSepError(f"the prompt {prompt!r} names {named}, a class this separator was not trained "
                                 f"on; it separates: {', '.join(sorted(self.latents['coarse']))}")
         level = "fine" if match.fine and match.fine in self.latents["fine"] else "coarse"

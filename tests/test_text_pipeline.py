@@ -40,6 +40,8 @@ def test_prompt_to_target(es):
         es.resolve("a dog barking")
     with pytest.raises(EventSepError, match="not trained on"):
         es.resolve("a helicopter landing on the roof")
+    with pytest.raises(EventSepError, match="names speech, matched by 'spoken voice', a class this separator"):
+        es.resolve("only the voice")
 
 
 def test_unet_without_mask_is_the_plain_separation(es, example):
