@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 from engine.activity.data import intermittent  # noqa: E402
 from engine.activity.infer import SHIPPED as ACTIVITY_SHIPPED  # noqa: E402
 from engine.corpus.evalset import load_evalset  # noqa: E402
-from engine.detection.mask import _smooth  # noqa: E402
+from engine.detection.mask import hann_smooth, knee_gain  # noqa: E402
 from engine.metrics import si_sdr  # noqa: E402
 from engine.presence import separator_identity  # noqa: E402
 from engine.pipeline import EventSep, PipelineConfig, relative_curve  # noqa: E402
@@ -112,8 +112,9 @@ def frame_levels_db(x: np.ndarray, frames: int, rate: int, fs: float) -> np.ndar
 
 
 def knee(p: np.ndarray, threshold: float, shape: str, gamma: float = 1.0) -> np.ndarray:
-    x = np.minimum(np.clip(p, 0, 1) / threshold, 1.0)
-    return x * x * (3.0 - 2.0 * x) if shape == "smoothstep" else x ** gamma
+    if shape == "smoothstep":
+        return knee_gain(p, threshold, "soft")
+    return np.minimum(np.clip(p, 0, 1) / threshold, 1.0) ** gamma
 
 
 def families():
@@ -139,7 +140,7 @@ def frame_gain(opts, curve, estimate, rate, fs) -> np.ndarray:
         lv = frame_levels_db(estimate, len(g), rate, fs)
         below = np.maximum(0.0, np.percentile(lv, 95) - opts["exp"] - lv)     # dB under the expander's knee
         g = g * 10 ** (-below / 20)                                          # 1:2 downward expansion
-    return _smooth(g, int(round(opts["s"] * 1e-3 / fs)))
+    return hann_smooth(g, int(round(opts["s"] * 1e-3 / fs)))
 
 
 def main(argv=None) -> int:
@@ -184,7 +185,7 @@ def main(argv=None) -> int:
         hop = int(round(fs * r))
         y = np.pad(t, (0, max(0, frames * hop - len(t))))[:frames * hop].reshape(frames, hop)
         rms = np.sqrt(np.mean(np.square(y, dtype=np.float64), axis=1))
-        g = _smooth((rms > 1e-3 * rms.max()).astype(float), int(round(0.05 / fs)))
+        g = hann_smooth((rms > 1e-3 * rms.max()).astype(float), int(round(0.05 / fs)))
         return frame_gain_to_samples(g, len(e), r, fs)
     rows.append(("oracle (true activity)", score(oracle)))
     for name, opts in families():

@@ -25,7 +25,9 @@ def _hann_kernel(length: int) -> np.ndarray:
     return k / k.sum()
 
 
-def _smooth(x: np.ndarray, length: int) -> np.ndarray:
+def hann_smooth(x: np.ndarray, length: int) -> np.ndarray:
+    """``x`` convolved with a ``length``-point Hann kernel (unit sum), its ends padded with their own values:
+    the smoothing every mask here applies (and the studies of masks, benchmarks/temporal_mask_sweep.py)."""
     if length <= 1:
         return x
     k = _hann_kernel(length)
@@ -33,6 +35,13 @@ def _smooth(x: np.ndarray, length: int) -> np.ndarray:
     # edge padding: the gain at the ends keeps its own value instead of fading towards 0
     y = np.convolve(np.pad(x, (pad, len(k) - 1 - pad), mode="edge"), k, mode="valid")
     return y
+
+
+def knee_gain(prob: np.ndarray, threshold: float, mode: str = "soft") -> np.ndarray:
+    """The per-frame gain of a ``soft`` (smoothstep) or ``root`` (square-root) knee, before smoothing:
+    0 at p = 0, 1 from p = ``threshold`` on."""
+    x = np.minimum(np.clip(prob, 0.0, 1.0) / threshold, 1.0)
+    return np.sqrt(x) if mode == "root" else x * x * (3.0 - 2.0 * x)
 
 
 def temporal_mask(prob: np.ndarray, num_samples: int, sample_rate: int, mode: str = "soft",
@@ -50,11 +59,9 @@ def temporal_mask(prob: np.ndarray, num_samples: int, sample_rate: int, mode: st
     frame_idx = np.minimum((t_samples / frame_seconds).astype(np.int64), len(p) - 1)
     if mode == "hard":
         step = (p >= threshold).astype(np.float64)[frame_idx]
-        gain = _smooth(step, int(round(fade_ms * 1e-3 * sample_rate)))
+        gain = hann_smooth(step, int(round(fade_ms * 1e-3 * sample_rate)))
     else:
-        x = np.minimum(p / threshold, 1.0)
-        g = np.sqrt(x) if mode == "root" else x * x * (3.0 - 2.0 * x)          # root or smoothstep knee
-        g = _smooth(g, int(round(smooth_ms * 1e-3 / frame_seconds)))
+        g = hann_smooth(knee_gain(p, threshold, mode), int(round(smooth_ms * 1e-3 / frame_seconds)))
         centres = (np.arange(len(p)) + 0.5) * frame_seconds
         gain = np.interp(t_samples, centres, g)
     return np.clip(gain, 0.0, 1.0).astype(np.float32)
