@@ -39,6 +39,7 @@ sys.path.insert(0, str(ROOT))
 from engine.activity.data import intermittent  # noqa: E402
 from engine.activity.infer import SHIPPED as ACTIVITY_SHIPPED  # noqa: E402
 from engine.corpus.evalset import load_evalset  # noqa: E402
+from engine.detection.checkpoint import WEIGHTS as DETECTOR_WEIGHTS  # noqa: E402
 from engine.detection.mask import hann_smooth, knee_gain  # noqa: E402
 from engine.metrics import si_sdr  # noqa: E402
 from engine.presence import separator_identity  # noqa: E402
@@ -68,17 +69,16 @@ def cached(es: EventSep, cfg: PipelineConfig, cache: Path, key, prompt, mixture,
     cached as ``<key>.npz`` (one separator per cache folder, see :func:`check_cache`), the curve as
     ``<key>.<tag>.npz``, ``tag`` naming the target-activity model's weights."""
     path, other = cache / f"{key}.npz", cache / f"{key}.{tag}.npz"
+    if path.exists() and other.exists():          # a second run: no text mapping, no model
+        d = np.load(other)
+        return np.load(path)["estimate"], d["curve"], float(d["frame_seconds"])
     tgt = es.resolve(prompt)
     if path.exists():
-        d = np.load(path)
-        est = d["estimate"]
+        est = np.load(path)["estimate"]
     else:
         unet, _, _ = es.separators(mixture[None], rate, es.latent(tgt), cfg, unet=True, flow=False)
         est = unet[0].astype(np.float32)
         np.savez(path, estimate=est)
-    if other.exists():
-        d = np.load(other)
-        return est, d["curve"], float(d["frame_seconds"])
     curve, fs = es.probability(mixture[None], rate, tgt.coarse, True, relative=False, estimate=est[None])
     np.savez(other, curve=curve, frame_seconds=fs)
     return est, curve, fs
@@ -96,7 +96,7 @@ def check_cache(cache: Path, es: EventSep) -> None:
 
 def activity_tag(folder: Path) -> str:
     """The curves' cache name: the weights' hash, so a model folder rewritten later is not read stale."""
-    return "activity-" + hashlib.sha256((folder / "detector.safetensors").read_bytes()).hexdigest()[:12]
+    return "activity-" + hashlib.sha256((folder / DETECTOR_WEIGHTS).read_bytes()).hexdigest()[:12]
 
 
 def frame_gain_to_samples(g: np.ndarray, n: int, rate: int, fs: float) -> np.ndarray:
@@ -197,8 +197,8 @@ def main(argv=None) -> int:
     print("| mask | intermittent | whole |\n|---|---|---|")
     ranked = rows[:2] + sorted(rows[2:], key=lambda r: -r[1]["intermittent"])
     # the shipped default, by its name here (smooth_ms 50 in temporal_mask; the root knee is power 0.5)
-    knee = "soft" if DEFAULT_MASK == "soft" else "power"
-    current = (f"{knee} {DEFAULT_THRESHOLD:.2f}{' 0.5' if DEFAULT_MASK == 'root' else ''} 50"
+    shape = "soft" if DEFAULT_MASK == "soft" else "power"
+    current = (f"{shape} {DEFAULT_THRESHOLD:.2f}{' 0.5' if DEFAULT_MASK == 'root' else ''} 50"
                f"{'' if DEFAULT_RELATIVE else ' abs'}")
     shown = ranked[:a.top + 2] + [r for r in rows if r[0] == current and r not in ranked[:a.top + 2]]
     for name, r in shown:

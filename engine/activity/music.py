@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import soxr
 
-from ..corpus.evalset import PEAK, plan_ensemble, split_pieces
+from ..corpus.evalset import peak_scale, plan_ensemble, split_pieces
 from ..corpus.source import realize
 from ..flow.data import condition_latent
 from ..stems import LABEL_FRAME_SECONDS, fit_length
@@ -56,8 +56,7 @@ def musical_item(pieces, target: str, index: int, soundfont: str, rng: np.random
     piece, tplan, others = plan_ensemble(index, target, pieces, rng, n, cfg.rate)
     tstem = realize(tplan, piece, soundfont, cfg.rate)
     rest = sum(realize(p, piece, soundfont, cfg.rate).audio.astype(np.float64) for p in others)
-    peak = float(np.abs(tstem.audio + rest).max())
-    scale = min(1.0, PEAK / peak) if peak > 0 else 1.0
+    scale = peak_scale(tstem.audio + rest)
     return ((tstem.audio * scale).astype(np.float32), (rest * scale).astype(np.float32), tstem.activity,
             tstem.fine)
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..detection.checkpoint import read_meta
+from ..detection.checkpoint import CONFIG
 from .train import ActivityTrainConfig, build_data, predict, scores
 
 
@@ -36,12 +36,13 @@ def fill_thresholds(directory: Path, data_dir: Path, valid_examples: int = 512, 
     tuned = scores(predict(model, valid), valid, model.classes)["thresholds"]
     have = dict(meta.get("thresholds") or {})
     added = {c: t for c, t in tuned.items() if c not in have}
-    raw = read_meta(directory)
-    raw["thresholds"] = {**have, **added}
-    raw["thresholds_source"] = {
+    meta = {**meta, "thresholds": {**have, **added}, "thresholds_source": {
         "validation": sorted(have),
-        "random-stem valid examples (engine.activity.thresholds)": sorted(added)}
-    (Path(directory) / "detector.json").write_text(json.dumps(raw, indent=1))
+        "random-stem valid examples (engine.activity.thresholds)": sorted(added)}}
+    # only the metadata changes; replaced atomically, as checkpoint.write_weights writes it
+    tmp = Path(directory) / (CONFIG + ".tmp")
+    tmp.write_text(json.dumps(meta, indent=2))
+    tmp.replace(Path(directory) / CONFIG)
     return added
 
 

@@ -114,6 +114,12 @@ def _try_ensemble(pool, target: str, num_samples: int, rng: np.random.Generator,
     return (piece, tplan, other_plans) if other_plans else None
 
 
+def peak_scale(audio: np.ndarray) -> float:
+    """The gain that brings ``audio``'s peak down to :data:`PEAK` (1 when it is there already, or silent)."""
+    peak = float(np.abs(audio).max())
+    return min(1.0, PEAK / peak) if peak > 0 else 1.0
+
+
 def ensemble_pools(target: str, pieces: Sequence[Piece], index: int) -> list[Piece]:
     """The pieces an item of ``target`` is drawn from: music21 scores for every other item of a melodic
     class (``index`` even), procedural pieces otherwise and always for drums."""
@@ -187,10 +193,7 @@ def build_evalset(out_dir: str | Path, soundfont: str = "fluidr3", per_class: in
         ostems = [realize(p, plan["piece"], soundfont, sample_rate) for p in plan["others"]]
         rstem = realize(plan["reference"], plan["ref_piece"], soundfont, sample_rate)
         mix = tstem.audio.astype(np.float64) + sum(s.audio.astype(np.float64) for s in ostems)
-        peak = float(np.abs(mix).max())
-        scale = min(1.0, PEAK / peak) if peak > 0 else 1.0
-        rpeak = float(np.abs(rstem.audio).max())
-        rscale = min(1.0, PEAK / rpeak) if rpeak > 0 else 1.0
+        scale, rscale = peak_scale(mix), peak_scale(rstem.audio)
         name = f"{i:04d}_{c}"
         d = out / name
         d.mkdir(exist_ok=True)
