@@ -18,7 +18,7 @@ and EventSep = ensemble (unet | rate | band | progressive) x temporal mask (none
 default threshold) on the curve the pipeline uses (the target-activity model's on the mixture and the
 U-Net's estimate, calibrated; scaled by its 95th percentile when the defaults say so), rows with the other
 curve (scaled or not), the twelfth session's defaults and the curve of the detector on the mixture alone
-(``--when detector``), and an ablation over soft/root/hard masks and thresholds 0.3-0.8 for every ensemble. Metrics:
+(``--when detector``), and an ablation over soft/root/hard masks and thresholds 0.3-1.0 for every ensemble. Metrics:
 SI-SDR(i), SDR (BSSEval v4, median over 1 s frames), STOI and ESTOI (``pystoi``) and **DetSim**, a
 semantic score in the spirit of CLAPScore computed with our own detector instead of CLAP: the cosine
 between the detector's clip-level class-probability vectors (mean over frames) of the estimate and of the
@@ -53,7 +53,7 @@ from engine.textquery.prompts import prompt_for  # noqa: E402
 
 ENSEMBLE_MODES = ("unet", "rate", "band", "progressive")
 MASKS = ("none", "soft", "root", "hard")
-THRESHOLDS = (0.3, 0.4, 0.5, 0.55, 0.6, 0.7, 0.8)
+THRESHOLDS = (0.3, 0.4, 0.5, 0.55, 0.6, 0.7, 0.8, 0.9, 1.0)
 RATE_WEIGHTS = (0.5, 0.6, 0.7, 0.8, 0.9)      # the rate ensemble's U-Net share
 DEFAULT_RATE_WEIGHT = EnsembleConfig().weight  # its rows keep the plain name ("ablation rate soft 0.55")
 # the rule that picks the defaults on a *valid* look-alike set, fixed before any score of it: the ablation
@@ -132,8 +132,10 @@ def systems() -> list[tuple[str, dict, bool]]:
     for mode in ("unet", "rate"):
         rows.append((f"EventSep {mode} + {DEFAULT_MASK}, {other_curve} curve",
                      dict(mode=mode, relative=not DEFAULT_RELATIVE, **plain), True))
-    # the twelfth session's defaults, beside the ones picked since
+    # the twelfth and thirteenth sessions' defaults, beside the ones picked since
     rows.append(("EventSep unet + soft 0.40, relative curve", dict(mask="soft", threshold=0.40, relative=True,
+                                                                   **plain), True))
+    rows.append(("EventSep unet + root 0.60, absolute curve", dict(mask="root", threshold=0.60, relative=False,
                                                                    **plain), True))
     for mode in ("unet", "rate"):
         for mask in ("soft", "hard"):

@@ -122,7 +122,7 @@ def families():
     out = []
     for rel in (True, False):
         tag = "" if rel else " abs"
-        for t in (0.2, 0.3, 0.4, 0.5, 0.6):
+        for t in (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0):
             for s in (20, 50, 100, 200):
                 out.append((f"soft {t:.2f} {s}{tag}", dict(rel=rel, t=t, shape="smoothstep", s=s)))
                 for g in (0.5, 2.0, 3.0):

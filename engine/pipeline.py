@@ -64,8 +64,8 @@ class PipelineConfig:
             raise EventSepError(f"--gate-depth must be between 0 and 200 dB, got {self.gate_depth_db}")
         if self.mask not in MASKS:
             raise EventSepError(f"--mask must be one of {', '.join(MASKS)}, got {self.mask!r}")
-        if not 0.0 < self.threshold < 1.0:
-            raise EventSepError(f"--threshold must be between 0 and 1, got {self.threshold}")
+        if not 0.0 < self.threshold <= 1.0:
+            raise EventSepError(f"--threshold must be in (0, 1], got {self.threshold}")
         if not 1 <= self.steps <= 200:
             raise EventSepError(f"--steps must be between 1 and 200, got {self.steps}")
         if self.when not in WHENS:

@@ -2,12 +2,23 @@
 parser imports nothing heavy until the command runs."""
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 from pathlib import Path
 
-from .detection.cli import _unit as _unit_open
 from .errors import EventSepError
+
+
+def _mask_threshold(text: str) -> float:
+    """``--threshold``: in (0, 1] (the knee of a soft or root mask may sit at the curve's top)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number in (0, 1], got {text!r}") from None
+    if not 0.0 < value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {text}")
+    return value
 
 
 def add_parser(sub) -> None:
@@ -29,8 +40,9 @@ def add_parser(sub) -> None:
     p.add_argument("-o", "--out", required=True, help="output file (or folder, with --batch)")
     p.add_argument("--batch", metavar="DIR", default=None, help="process every audio file in DIR")
     p.add_argument("--mask", choices=MASKS, default=DEFAULT_MASK, help=f"temporal mask (default: {DEFAULT_MASK})")
-    p.add_argument("--threshold", type=_unit_open, default=DEFAULT_THRESHOLD,
-                   help=f"mask threshold on the calibrated class probability (default: {DEFAULT_THRESHOLD})")
+    p.add_argument("--threshold", type=_mask_threshold, default=DEFAULT_THRESHOLD,
+                   help="where the mask's knee reaches full gain on the class probability, in (0, 1]; at 1 "
+                        f"the root mask is the square root of the curve (default: {DEFAULT_THRESHOLD})")
     p.add_argument("--when", choices=WHENS, default="activity",
                    help="the mask's curve: 'activity' = the target-activity model on the mixture and the "
                         "U-Net's estimate (default), 'detector' = the detector on the mixture alone")

@@ -10,6 +10,7 @@ from engine.audio import load_audio
 from engine.cli import main
 from engine.errors import EventSepError
 from engine.pipeline import EventSep, PipelineConfig, calibrate_curve, with_options
+from engine.text_options import DEFAULT_RELATIVE
 
 EXAMPLE = str(Path(__file__).resolve().parents[1] / "engine" / "assets" / "example" / "mixture.flac")
 
@@ -94,15 +95,16 @@ def test_the_mask_curve_comes_from_the_activity_model_or_the_detector(es, exampl
     from engine.activity.infer import target_activity
 
     audio, rate = example
-    res = es.run(audio, rate, prompt="the piano", config=with_options(es.config, mode="unet"))
+    res = es.run(audio, rate, prompt="the piano", config=with_options(es.config, mode="unet", relative=False))
     raw, fs = target_activity(es.activity[0], audio, res.unmasked, rate, "piano")
     assert es.config.when == "activity" and res.frame_seconds == fs
     expected = calibrate_curve(raw, es.activity[1]["thresholds"]["piano"])
-    assert not es.config.relative                          # the calibrated curve as it is, by default
-    np.testing.assert_allclose(res.prob, expected, atol=1e-6)
+    np.testing.assert_allclose(res.prob, expected, atol=1e-6)            # the calibrated curve as it is
     scaled = es.run(audio, rate, prompt="the piano", config=with_options(es.config, mode="unet", relative=True))
     np.testing.assert_allclose(scaled.prob, np.clip(expected / max(np.percentile(expected, 95), 0.2), 0, 1),
                                atol=1e-6)
+    default = es.run(audio, rate, prompt="the piano", config=with_options(es.config, mode="unet"))
+    np.testing.assert_allclose(default.prob, (scaled if DEFAULT_RELATIVE else res).prob, atol=1e-6)
     det = es.run(audio, rate, prompt="the piano", config=with_options(es.config, mode="unet", when="detector"))
     np.testing.assert_allclose(det.prob, es.probability(audio, rate, "piano")[0], atol=1e-6)
     assert not np.allclose(det.prob, res.prob)
@@ -131,10 +133,16 @@ def test_cli_writes_output_and_report(tmp_path, capsys, example):
     assert np.allclose(y + rest, x, atol=1e-4)
     info = json.loads((rep / "mix.json").read_text())
     assert info["class"] == "piano" and info["settings"]["mask"] == "root" and 0 <= info["mask_mean_gain"] <= 1
-    assert info["settings"]["when"] == "activity" and info["settings"]["relative"] is False
-    assert main(["text", str(mix), "only the piano", "-o", str(out), "--relative", "--report", str(rep),
-                 "--quiet"]) == 0
-    assert json.loads((rep / "mix.json").read_text())["settings"]["relative"] is True
+    assert info["settings"]["when"] == "activity" and info["settings"]["relative"] is DEFAULT_RELATIVE
+    other = "--absolute" if DEFAULT_RELATIVE else "--relative"
+    assert main(["text", str(mix), "only the piano", "-o", str(out), other, "--report", str(rep),
+                 "--threshold", "0.5", "--quiet"]) == 0
+    settings = json.loads((rep / "mix.json").read_text())["settings"]
+    assert settings["relative"] is (not DEFAULT_RELATIVE) and settings["threshold"] == 0.5
+    for bad in ("0", "1.5", "x"):                             # the knee's threshold lies in (0, 1]
+        with pytest.raises(SystemExit):
+            main(["text", str(mix), "piano", "-o", str(out), "--threshold", bad])
+        assert "--threshold: must" in capsys.readouterr().err
     with pytest.raises(SystemExit):          # one or the other
         main(["text", str(mix), "piano", "-o", str(out), "--relative", "--absolute"])
     for png in ("mix_detection.png", "mix_spectrograms.png"):
