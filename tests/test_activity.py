@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from engine.activity.data import ActivityDataConfig, frame_labels, make_examples, span_gate
-from engine.activity.train import ActivityTrainConfig, from_detector, roc_auc, target_logits, train
+from engine.activity.data import ActivityDataConfig, ActivityExamples, frame_labels, make_examples, span_gate
+from engine.activity.train import (ActivityTrainConfig, from_detector, load_examples, roc_auc, target_logits,
+                                   train)
 from engine.detection.config import tiny_detector_config
 from engine.detection.infer import run_chunked, torch_fn
 from engine.detection.model import FrameDetector
@@ -264,3 +265,23 @@ def test_missing_thresholds_are_tuned_and_the_others_kept(tmp_path, tiny_checkpo
     assert meta["thresholds"] == {"noise": 0.3, "tones": added["tones"]}
     assert json.loads((tmp_path / "act" / "detector.json").read_text())["thresholds_source"] == {
         "validation": ["noise"], "random-stem valid examples (engine.activity.thresholds)": ["tones"]}
+
+
+def test_shards_are_built_once_and_read_back_in_order_up_to_the_count(tmp_path):
+    """``load_examples`` builds the missing shards, then reads them back into one array: the same
+    examples in order, whatever was built before, and no more than ``count`` of them."""
+    def build(k, size):
+        x = np.full((size, 2, 8), k, np.float16) + np.arange(size, dtype=np.float16)[:, None, None] / 100
+        return ActivityExamples(x, np.full((size, 4), k, np.uint8), np.full(size, k, np.int16),
+                                np.arange(size) % 2 == 0)
+
+    built = []
+    ex = load_examples(tmp_path, "t", 7, 3, lambda k, n: built.append(k) or build(k, n), progress=False)
+    assert built == [0, 1, 2] and len(ex) == 7 and ex.inputs.shape == (7, 2, 8)
+    want = [build(k, n) for k, n in ((0, 3), (1, 3), (2, 1))]
+    np.testing.assert_array_equal(ex.inputs, np.concatenate([w.inputs for w in want]))
+    np.testing.assert_array_equal(ex.classes, [0, 0, 0, 1, 1, 1, 2])
+    np.testing.assert_array_equal(ex.present, np.concatenate([w.present for w in want]))
+    again = load_examples(tmp_path, "t", 5, 3, lambda k, n: pytest.fail("rebuilt a shard"), progress=False)
+    assert len(again) == 5 and again.labels.shape == (5, 4)
+    np.testing.assert_array_equal(again.inputs, ex.inputs[:5])
