@@ -15,7 +15,8 @@ Families (``g``: the gain per 10 ms frame, ``p``: the calibrated activity curve,
 percentile unless ``abs``):
 
 - ``soft T S``: the pipeline's soft mask (smoothstep of ``min(p / T, 1)``, Hann-smoothed over S ms);
-- ``power T G S``: ``min(p / T, 1) ** G``, smoothed the same way: a softer or steeper knee;
+- ``power T G S``: ``min(p / T, 1) ** G`` (G 0.35-3; 0.5 is the pipeline's root mask), smoothed the same
+  way: a softer or steeper knee;
 - ``soft T S + expander R``: the soft mask times a downward expander on the estimate itself: frames of the
   estimate more than R dB under its loud frames (95th percentile of frame level) are turned down by as
   much again (ratio 1:2), so the separator's leakage where the target is silent goes further down.
@@ -152,8 +153,8 @@ def families():
         for t in (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0):
             for s in (20, 50, 100, 200):
                 out.append((f"soft {t:.2f} {s}{tag}", dict(rel=rel, t=t, shape="smoothstep", s=s)))
-                for g in (0.5, 2.0, 3.0):
-                    out.append((f"power {t:.2f} {g:.1f} {s}{tag}", dict(rel=rel, t=t, shape="power", g=g, s=s)))
+                for g in (0.35, 0.5, 0.65, 0.8, 1.0, 2.0, 3.0):
+                    out.append((f"power {t:.2f} {g:g} {s}{tag}", dict(rel=rel, t=t, shape="power", g=g, s=s)))
     for t in (0.3, 0.4, 0.5):
         for r in (20, 30, 40):
             out.append((f"soft {t:.2f} 50 + expander {r}", dict(rel=True, t=t, shape="smoothstep", s=50, exp=r)))
