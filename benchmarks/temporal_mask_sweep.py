@@ -181,6 +181,8 @@ def main(argv=None) -> int:
                     help="a target-activity model folder to judge instead of the shipped one (its curves are "
                          "cached apart, by its weights' hash)")
     ap.add_argument("--top", type=int, default=15, help="rows to print, best intermittent first")
+    ap.add_argument("--png", default=None,
+                    help="also draw every mask's intermittent gain against its whole-item cost here")
     a = ap.parse_args(argv)
     cfg = PipelineConfig()
     es = EventSep(config=cfg, activity_dir=a.activity)
@@ -240,7 +242,47 @@ def main(argv=None) -> int:
         name, r = fit[0]
         print(f"\npicked by the rule (whole within {WHOLE_TOLERANCE_DB} dB): {name}: intermittent "
               f"{r['intermittent'] - alone['intermittent']:+.3f}, whole {r['whole'] - alone['whole']:+.3f} dB")
+    if a.png:
+        plot_masks(rows[2:], alone, fit[0][0] if fit else None, current, len(data), a.png)
     return 0
+
+
+def plot_masks(rows, alone: dict, picked: str | None, current: str, items: int, path: str) -> None:
+    """Every mask as a point: its whole-item change (x) against its intermittent gain (y) over the
+    separator alone, by family; the rule's line, its pick and the shipped default marked."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    def family(name: str) -> str:
+        if "expander" in name:
+            return "soft + expander"
+        if name.startswith("soft"):
+            return "soft (smoothstep knee)"
+        return "root (power 0.5)" if name.split()[2] == "0.5" else "power, other exponents"
+
+    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    for i, fam in enumerate(("soft (smoothstep knee)", "root (power 0.5)", "power, other exponents",
+                             "soft + expander")):
+        pts = [(r["whole"] - alone["whole"], r["intermittent"] - alone["intermittent"])
+               for name, r in rows if family(name) == fam]
+        if pts:
+            ax.scatter(*zip(*pts), s=10 if fam != "root (power 0.5)" else 16, alpha=0.6, color=f"C{i}", label=fam)
+    ax.axvline(-WHOLE_TOLERANCE_DB, color="k", ls="--", lw=1, label=f"rule: whole within {WHOLE_TOLERANCE_DB} dB")
+    for name, marker, label in ((picked, "*", "the rule's pick"), (current, "o", "the shipped default")):
+        r = dict(rows).get(name) if name else None
+        if r is not None:
+            ax.scatter([r["whole"] - alone["whole"]], [r["intermittent"] - alone["intermittent"]], s=160,
+                       marker=marker, facecolors="none" if marker == "o" else "gold", edgecolors="k", zorder=5,
+                       label=f"{label}: {name}")
+    ax.set_xlabel("whole items: SI-SDRi change over the separator alone (dB)")
+    ax.set_ylabel("intermittent items: SI-SDRi gain (dB)")
+    ax.set_title(f"temporal masks on the valid look-alike sets ({items} items)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="lower left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    print(f"wrote {path}", file=sys.stderr)
 
 
 if __name__ == "__main__":
