@@ -17,7 +17,7 @@ Systems: the U-Net alone and the generative separator alone (both with the promp
 and EventSep = ensemble (unet | rate | band | progressive) x temporal mask (none | soft | root | hard, the
 default threshold) on the curve the pipeline uses (the target-activity model's on the mixture and the
 U-Net's estimate, calibrated; scaled by its 95th percentile when the defaults say so), rows with the other
-curve (scaled or not), the twelfth session's defaults and the curve of the detector on the mixture alone
+curve (scaled or not), the twelfth and thirteenth sessions' defaults and the curve of the detector on the mixture alone
 (``--when detector``), and an ablation over soft/root/hard masks and thresholds 0.3-1.0 for every ensemble. Metrics:
 SI-SDR(i), SDR (BSSEval v4, median over 1 s frames), STOI and ESTOI (``pystoi``) and **DetSim**, a
 semantic score in the spirit of CLAPScore computed with our own detector instead of CLAP: the cosine

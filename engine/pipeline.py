@@ -49,8 +49,8 @@ class PipelineConfig:
     ensemble: EnsembleConfig = field(default_factory=EnsembleConfig)
     steps: int = DEFAULT_STEPS
     calibrate: bool = True
-    # scale the curve by its 95th percentile (at least RELATIVE_FLOOR): see probability(); off by default
-    # since the thirteenth session's activity model (text_options.DEFAULT_RELATIVE)
+    # scale the curve by its 95th percentile (at least RELATIVE_FLOOR): see probability(); the default is
+    # text_options.DEFAULT_RELATIVE, picked with the mask on the valid sets
     relative: bool = DEFAULT_RELATIVE
     seed: int = 0
     # whether the class is in the file at all (engine.presence): "gate" (near-silence when not), "report", "off"
