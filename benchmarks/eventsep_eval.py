@@ -18,7 +18,7 @@ and EventSep = ensemble (unet | rate | band | progressive) x temporal mask (none
 default threshold) on the curve the pipeline uses (the target-activity model's on the mixture and the
 U-Net's estimate, calibrated; scaled by its 95th percentile when the defaults say so), rows with the other
 curve (scaled or not), the twelfth and thirteenth sessions' defaults and the curve of the detector on the mixture alone
-(``--when detector``), and an ablation over soft/root/hard masks and thresholds 0.3-1.0 for every ensemble. Metrics:
+(``--when detector``), and an ablation over soft/root/hard masks and thresholds 0.1-1.0 for every ensemble. Metrics:
 SI-SDR(i), SDR (BSSEval v4, median over 1 s frames), STOI and ESTOI (``pystoi``) and **DetSim**, a
 semantic score in the spirit of CLAPScore computed with our own detector instead of CLAP: the cosine
 between the detector's clip-level class-probability vectors (mean over frames) of the estimate and of the
@@ -53,7 +53,7 @@ from engine.textquery.prompts import prompt_for  # noqa: E402
 
 ENSEMBLE_MODES = ("unet", "rate", "band", "progressive")
 MASKS = ("none", "soft", "root", "hard")
-THRESHOLDS = (0.3, 0.4, 0.5, 0.55, 0.6, 0.7, 0.8, 0.9, 1.0)
+THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.55, 0.6, 0.7, 0.8, 0.9, 1.0)
 RATE_WEIGHTS = (0.5, 0.6, 0.7, 0.8, 0.9)      # the rate ensemble's U-Net share
 DEFAULT_RATE_WEIGHT = EnsembleConfig().weight  # its rows keep the plain name ("ablation rate soft 0.55")
 # the rule that picks the defaults on a *valid* look-alike set, fixed before any score of it: the ablation
@@ -200,10 +200,10 @@ def evaluate(es: EventSep, items, cfg: PipelineConfig, progress: bool = True) ->
             ens = (c.ensemble.mode, c.ensemble.weight)
             if ens not in combined:
                 combined[ens], _, _, _ = es.assemble(unet, flow, prob, fs, rate, with_options(c, mask="none"))
-            key = (c.when, c.mask, c.threshold, c.relative)
+            key = (c.when, c.mask, c.mask_threshold, c.relative)
             if key not in gains:
                 gains[key] = temporal_mask(probs[(c.when, c.relative)], mixture.shape[-1], rate, c.mask,
-                                           c.threshold, fs)
+                                           c.mask_threshold, fs)
             est = combined[ens][0] * gains[key]
             est = gated_output(est, presence, c)
             rec = {"item": item.id, "subset": subset, "class": item.target_class, "prompt": prompt,

@@ -17,9 +17,14 @@ percentile unless ``abs``):
 - ``soft T S``: the pipeline's soft mask (smoothstep of ``min(p / T, 1)``, Hann-smoothed over S ms);
 - ``power T G S``: ``min(p / T, 1) ** G`` (G 0.35-3; 0.5 is the pipeline's root mask), smoothed the same
   way: a softer or steeper knee;
+- ``hard T 20``: the pipeline's hard mask (1 where ``p >= T``, else 0, faded over 20 ms);
 - ``soft T S + expander R``: the soft mask times a downward expander on the estimate itself: frames of the
   estimate more than R dB under its loud frames (95th percentile of frame level) are turned down by as
   much again (ratio 1:2), so the separator's leakage where the target is silent goes further down.
+
+After the rule's pick over all of them, the same rule within each mask ``eventsep text --mask`` offers
+(soft and root smoothed over 50 ms, hard faded over 20 ms): each one's default threshold
+(``engine.text_options.DEFAULT_THRESHOLDS``).
 
 Nothing here is an evaluation item: the defaults picked from it are fit for ``eventsep_eval.py``.
 """
@@ -140,6 +145,8 @@ def frame_levels_db(x: np.ndarray, frames: int, rate: int, fs: float) -> np.ndar
 
 
 def knee(p: np.ndarray, threshold: float, shape: str, gamma: float = 1.0) -> np.ndarray:
+    if shape == "hard":
+        return (p >= threshold).astype(np.float64)
     if shape == "smoothstep":
         return knee_gain(p, threshold, "soft")
     return np.minimum(np.clip(p, 0, 1) / threshold, 1.0) ** gamma
@@ -155,6 +162,10 @@ def families():
                 out.append((f"soft {t:.2f} {s}{tag}", dict(rel=rel, t=t, shape="smoothstep", s=s)))
                 for g in (0.35, 0.5, 0.65, 0.8, 1.0, 2.0, 3.0):
                     out.append((f"power {t:.2f} {g:g} {s}{tag}", dict(rel=rel, t=t, shape="power", g=g, s=s)))
+        # the hard mask: a step at the threshold, faded over 20 ms (temporal_mask's fade_ms); its whole-item
+        # cost falls with the threshold, so its grid reaches lower
+        for t in (0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0):
+            out.append((f"hard {t:.2f} 20{tag}", dict(rel=rel, t=t, shape="hard", s=20)))
     for t in (0.3, 0.4, 0.5):
         for r in (20, 30, 40):
             out.append((f"soft {t:.2f} 50 + expander {r}", dict(rel=True, t=t, shape="smoothstep", s=50, exp=r)))
@@ -181,6 +192,8 @@ def main(argv=None) -> int:
                     help="a target-activity model folder to judge instead of the shipped one (its curves are "
                          "cached apart, by its weights' hash)")
     ap.add_argument("--top", type=int, default=15, help="rows to print, best intermittent first")
+    ap.add_argument("--per-mask", action="store_true",
+                    help="also list every threshold of each mask `eventsep text --mask` offers")
     ap.add_argument("--png", default=None,
                     help="also draw every mask's intermittent gain against its whole-item cost here")
     a = ap.parse_args(argv)
@@ -242,6 +255,27 @@ def main(argv=None) -> int:
         name, r = fit[0]
         print(f"\npicked by the rule (whole within {WHOLE_TOLERANCE_DB} dB): {name}: intermittent "
               f"{r['intermittent'] - alone['intermittent']:+.3f}, whole {r['whole'] - alone['whole']:+.3f} dB")
+    # the same rule within each mask `eventsep text --mask` offers, as the pipeline draws it (smoothed over
+    # 50 ms, the hard step faded over 20 ms; the curve as --absolute / the default say): each mask's own
+    # default threshold (engine.text_options.DEFAULT_THRESHOLDS)
+    suffix = "" if DEFAULT_RELATIVE else " abs"
+
+    def offered(mask: str, name: str) -> bool:
+        parts = name.split()
+        if name.endswith(" abs") != bool(suffix) or "expander" in name:
+            return False
+        return {"soft": parts[0] == "soft" and parts[2] == "50",
+                "root": parts[0] == "power" and parts[2:4] == ["0.5", "50"],
+                "hard": parts[0] == "hard"}[mask]
+    for mask in ("soft", "root", "hard"):
+        own = [r for r in fit if offered(mask, r[0])]
+        best = own[0] if own else max(((n, r) for n, r in rows if offered(mask, n)), key=lambda x: x[1]["whole"])
+        print(f"--mask {mask}: {best[0]}: intermittent {best[1]['intermittent'] - alone['intermittent']:+.3f}, "
+              f"whole {best[1]['whole'] - alone['whole']:+.3f} dB" + ("" if own else " (none within the rule; "
+                                                                        "the least whole-item cost)"))
+        for n, r in rows:
+            if offered(mask, n) and a.per_mask:
+                print(f"    {n}: {r['intermittent'] - alone['intermittent']:+.3f} / {r['whole'] - alone['whole']:+.3f}")
     if a.png:
         plot_masks(rows[2:], alone, fit[0][0] if fit else None, current, len(data), a.png)
     return 0
@@ -259,11 +293,13 @@ def plot_masks(rows, alone: dict, picked: str | None, current: str, items: int, 
             return "soft + expander"
         if name.startswith("soft"):
             return "soft (smoothstep knee)"
+        if name.startswith("hard"):
+            return "hard (step)"
         return "root (power 0.5)" if name.split()[2] == "0.5" else "power, other exponents"
 
     fig, ax = plt.subplots(figsize=(7.5, 4.5))
     for i, fam in enumerate(("soft (smoothstep knee)", "root (power 0.5)", "power, other exponents",
-                             "soft + expander")):
+                             "soft + expander", "hard (step)")):
         pts = [(r["whole"] - alone["whole"], r["intermittent"] - alone["intermittent"])
                for name, r in rows if family(name) == fam]
         if pts:
@@ -275,6 +311,16 @@ def plot_masks(rows, alone: dict, picked: str | None, current: str, items: int, 
             ax.scatter([r["whole"] - alone["whole"]], [r["intermittent"] - alone["intermittent"]], s=160,
                        marker=marker, facecolors="none" if marker == "o" else "gold", edgecolors="k", zorder=5,
                        label=f"{label}: {name}")
+    # the view where the masks compete; the hard steps high on the curve cost whole dB and lie off it
+    xs = [r["whole"] - alone["whole"] for _, r in rows]
+    ys = [r["intermittent"] - alone["intermittent"] for _, r in rows]
+    x_lo, y_lo = -1.0, -0.2
+    off = sum(1 for x, y in zip(xs, ys) if x < x_lo or y < y_lo)
+    ax.set_xlim(x_lo, max(0.15, max(xs) + 0.05))
+    ax.set_ylim(y_lo, max(ys) + 0.1)
+    if off:
+        ax.text(0.99, 0.02, f"{off} masks off the axes (lower left)", transform=ax.transAxes, ha="right",
+                fontsize=7, color="gray")
     ax.set_xlabel("whole items: SI-SDRi change over the separator alone (dB)")
     ax.set_ylabel("intermittent items: SI-SDRi gain (dB)")
     ax.set_title(f"temporal masks on the valid look-alike sets ({items} items)")

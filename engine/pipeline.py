@@ -30,7 +30,7 @@ from .ensemble import ENSEMBLES, EnsembleConfig, combine
 from .errors import EventSepError
 from .separate import overlap_add, separate_array
 from .text_options import (DEFAULT_GATE_DEPTH_DB, DEFAULT_MASK, DEFAULT_PRESENCE, DEFAULT_RELATIVE, DEFAULT_STEPS,
-                           DEFAULT_THRESHOLD, MASKS, PRESENCE, WHENS)
+                           MASKS, PRESENCE, WHENS, default_threshold)
 
 if TYPE_CHECKING:
     from .detection.infer import Detection
@@ -44,7 +44,9 @@ RELATIVE_FLOOR = 0.2
 @dataclass
 class PipelineConfig:
     mask: str = DEFAULT_MASK
-    threshold: float = DEFAULT_THRESHOLD
+    # where the mask's knee (soft, root) or step (hard) sits on the curve; None: the mask's own default
+    # (text_options.DEFAULT_THRESHOLDS, picked per mask on the valid sets)
+    threshold: float | None = None
     when: str = "activity"
     ensemble: EnsembleConfig = field(default_factory=EnsembleConfig)
     steps: int = DEFAULT_STEPS
@@ -57,6 +59,11 @@ class PipelineConfig:
     presence: str = DEFAULT_PRESENCE
     gate_depth_db: float = DEFAULT_GATE_DEPTH_DB     # how far a gated output is turned down (dB)
 
+    @property
+    def mask_threshold(self) -> float:
+        """The threshold the mask runs at: the one given, else the mask's own default."""
+        return default_threshold(self.mask) if self.threshold is None else float(self.threshold)
+
     def check(self) -> None:
         if self.presence not in PRESENCE:
             raise EventSepError(f"--presence must be one of {', '.join(PRESENCE)}, got {self.presence!r}")
@@ -64,7 +71,7 @@ class PipelineConfig:
             raise EventSepError(f"--gate-depth must be between 0 and 200 dB, got {self.gate_depth_db}")
         if self.mask not in MASKS:
             raise EventSepError(f"--mask must be one of {', '.join(MASKS)}, got {self.mask!r}")
-        if not 0.0 < self.threshold <= 1.0:
+        if self.threshold is not None and not 0.0 < self.threshold <= 1.0:
             raise EventSepError(f"--threshold must be in (0, 1], got {self.threshold}")
         if not 1 <= self.steps <= 200:
             raise EventSepError(f"--steps must be between 1 and 200, got {self.steps}")
@@ -324,7 +331,7 @@ class EventSep:
         else:
             combined, info = combine(unet, flow, sample_rate, cfg.ensemble)
         n = combined.shape[-1]
-        gain = temporal_mask(prob, n, sample_rate, cfg.mask, cfg.threshold, frame_seconds)
+        gain = temporal_mask(prob, n, sample_rate, cfg.mask, cfg.mask_threshold, frame_seconds)
         return (combined * gain).astype(np.float32), combined, gain, info
 
     def run(self, audio: np.ndarray, sample_rate: int, prompt: str | None = None, class_name: str | None = None,

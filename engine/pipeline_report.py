@@ -1,6 +1,7 @@
 """``eventsep text --report DIR``: a JSON of what the pipeline did and PNGs to look at it.
 
-Files: ``<stem>.json`` (prompt, chosen class / fine label / score, latent level, settings, active spans,
+Files: ``<stem>.json`` (prompt, chosen class / fine label / score, latent level, settings, active spans (where
+the temporal mask passes the estimate at -6 dB or more),
 mask statistics, time per stage), ``<stem>_detection.png`` (the class's calibrated probability curve, the
 threshold and the temporal mask), ``<stem>_spectrograms.png`` (input, ensemble before the mask, output).
 """
@@ -14,6 +15,8 @@ import numpy as np
 
 from .detection.infer import active_spans
 from .pipeline import PipelineConfig, PipelineResult, gate_gain_db
+
+PASS_GAIN = 0.5        # the report's active spans: where the temporal mask passes at -6 dB or more
 
 
 def _log_spec(x: np.ndarray, rate: int, n_fft: int = 1024, hop: int = 256) -> tuple[np.ndarray, float]:
@@ -36,7 +39,11 @@ def write_report(result: PipelineResult, config: PipelineConfig, directory: str 
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
     rate = result.sample_rate
-    spans = active_spans(result.prob, config.threshold, result.frame_seconds, duration=audio.shape[-1] / rate)
+    # where the output passes: the mask's gain at its frame centres at -6 dB or more (the same for every mask;
+    # the threshold is a knee for soft and root masks, not a line between sounding and silent)
+    centres = ((np.arange(len(result.prob)) + 0.5) * result.frame_seconds * rate).astype(np.int64)
+    frame_gain = result.gain[np.minimum(centres, len(result.gain) - 1)] if len(result.gain) else np.zeros(0)
+    spans = active_spans(frame_gain, PASS_GAIN, result.frame_seconds, duration=audio.shape[-1] / rate)
     info = {
         "input": source,
         "duration_s": audio.shape[-1] / rate,
@@ -47,11 +54,11 @@ def write_report(result: PipelineResult, config: PipelineConfig, directory: str 
         "fine": result.target.fine,
         "latent": result.target.level,
         "text_score": result.target.score,
-        "settings": {"mask": config.mask, "threshold": config.threshold, "when": config.when, "steps": config.steps,
+        "settings": {"mask": config.mask, "threshold": config.mask_threshold, "when": config.when, "steps": config.steps,
                      "calibrated": config.calibrate, "relative": config.relative, "ensemble": asdict(config.ensemble),
                      "presence": config.presence, "gate_depth_db": config.gate_depth_db},
         "active_spans_s": [[round(s, 3), round(e, 3)] for s, e in spans],
-        "active_fraction": float(np.mean(result.prob >= config.threshold)) if len(result.prob) else 0.0,
+        "active_fraction": float(np.mean(frame_gain >= PASS_GAIN)) if len(frame_gain) else 0.0,
         "mask_mean_gain": float(result.gain.mean()),
         "ensemble": {k: (float(v) if isinstance(v, (int, float, np.floating)) else v)
                      for k, v in result.ensemble_info.items()},
@@ -68,7 +75,8 @@ def write_report(result: PipelineResult, config: PipelineConfig, directory: str 
     fig, ax = plt.subplots(figsize=(10, 2.8))
     ax.plot(t, result.prob, lw=1.0, label=f"p({result.target.coarse}) calibrated")
     ax.plot(ts[::max(1, rate // 200)], result.gain[::max(1, rate // 200)], lw=1.4, label=f"{config.mask} mask")
-    ax.axhline(config.threshold, ls="--", lw=0.8, color="gray", label=f"threshold {config.threshold:.2f}")
+    ax.axhline(config.mask_threshold, ls="--", lw=0.8, color="gray",
+               label=f"{'step' if config.mask == 'hard' else 'knee'} {config.mask_threshold:.2f}")
     ax.set_ylim(-0.02, 1.05)
     ax.set_xlabel("time (s)")
     ax.set_title(f"'{result.target.prompt}' -> {result.target.coarse}"

@@ -23,7 +23,8 @@ def _mask_threshold(text: str) -> float:
 
 def add_parser(sub) -> None:
     from .text_options import (DEFAULT_GATE_DEPTH_DB, DEFAULT_MASK, DEFAULT_PRESENCE, DEFAULT_RELATIVE,
-                               DEFAULT_STEPS, DEFAULT_THRESHOLD, ENSEMBLES, MASKS, PRESENCE, WHENS, EnsembleConfig)
+                               DEFAULT_STEPS, DEFAULT_THRESHOLDS, ENSEMBLES, MASKS, PRESENCE, WHENS,
+                               EnsembleConfig)
 
     e = EnsembleConfig()
     p = sub.add_parser(
@@ -40,9 +41,11 @@ def add_parser(sub) -> None:
     p.add_argument("-o", "--out", required=True, help="output file (or folder, with --batch)")
     p.add_argument("--batch", metavar="DIR", default=None, help="process every audio file in DIR")
     p.add_argument("--mask", choices=MASKS, default=DEFAULT_MASK, help=f"temporal mask (default: {DEFAULT_MASK})")
-    p.add_argument("--threshold", type=_mask_threshold, default=DEFAULT_THRESHOLD,
-                   help="where the mask's knee reaches full gain on the class probability, in (0, 1]; at 1 "
-                        f"the root mask is the square root of the curve (default: {DEFAULT_THRESHOLD})")
+    own = ", ".join(f"{m} {t:g}" for m, t in DEFAULT_THRESHOLDS.items() if m != "none")
+    p.add_argument("--threshold", type=_mask_threshold, default=None,
+                   help="where the mask's knee reaches full gain (soft, root) or its step sits (hard) on the "
+                        "class probability, in (0, 1]; at 1 the root mask is the square root of the curve "
+                        f"(default: each mask's own, picked on validation data: {own})")
     p.add_argument("--when", choices=WHENS, default="activity",
                    help="the mask's curve: 'activity' = the target-activity model on the mixture and the "
                         "U-Net's estimate (default), 'detector' = the detector on the mixture alone")

@@ -38,7 +38,19 @@ MASKS = ("soft", "root", "hard", "none")
 # is: +1.21 / -0.07; the thirteenth session's root 0.60 on it, whose pick sat at the then grid's edge:
 # +1.05 / -0.05)
 DEFAULT_MASK = "root"
-DEFAULT_THRESHOLD = 1.0
+# each mask's own default threshold, by the same rule within that mask (`temporal_mask_sweep.py --per-mask`,
+# fifteenth session): soft 0.30 (+0.84 / -0.08); root 1.00 (+1.21 / -0.07); hard: no threshold keeps the
+# whole items within 0.1 dB, 0.10 costs them least of those that gain (+0.62 / -0.10; at 1.0 the hard
+# mask's step sits at the curve's top and throws the target away: -9.4 / -14.4 dB). "none" reads none.
+DEFAULT_THRESHOLDS = {"soft": 0.3, "root": 1.0, "hard": 0.1, "none": 1.0}
+DEFAULT_THRESHOLD = DEFAULT_THRESHOLDS[DEFAULT_MASK]
+
+
+def default_threshold(mask: str) -> float:
+    """The threshold a mask runs at when none is given."""
+    return DEFAULT_THRESHOLDS.get(mask, DEFAULT_THRESHOLD)
+
+
 DEFAULT_RELATIVE = True
 # WHETHER (engine.presence): "gate" judges whether the class is in the file at all and gives near-silence
 # when the evidence says it is not; "report" judges and reports it, the output unchanged; "off" assumes the

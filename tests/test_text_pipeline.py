@@ -10,7 +10,7 @@ from engine.audio import load_audio
 from engine.cli import main
 from engine.errors import EventSepError
 from engine.pipeline import EventSep, PipelineConfig, calibrate_curve, with_options
-from engine.text_options import DEFAULT_RELATIVE
+from engine.text_options import DEFAULT_MASK, DEFAULT_RELATIVE, DEFAULT_THRESHOLDS
 
 EXAMPLE = str(Path(__file__).resolve().parents[1] / "engine" / "assets" / "example" / "mixture.flac")
 
@@ -68,6 +68,19 @@ def test_every_ensemble_and_mask_gives_bounded_finite_audio(es, example, mode):
         assert 0 <= res.gain.min() and res.gain.max() <= 1
         assert np.allclose(res.estimate, res.unmasked * res.gain)
         assert len(res.prob) == pytest.approx(audio.shape[-1] / rate / res.frame_seconds, abs=2)
+
+
+def test_each_mask_runs_at_its_own_threshold_unless_one_is_given(es, example):
+    # the thresholds were picked per mask on valid; a hard step at the root mask's 1.0 would sit at the curve's
+    # top and throw the piano away (-9 dB intermittent, -14 dB whole on valid)
+    assert PipelineConfig(mask="hard").mask_threshold == DEFAULT_THRESHOLDS["hard"] < 0.5
+    assert PipelineConfig().mask_threshold == DEFAULT_THRESHOLDS[DEFAULT_MASK]
+    assert PipelineConfig(mask="hard", threshold=0.7).mask_threshold == 0.7
+    audio, rate = example
+    cfg = with_options(es.config, mode="unet", presence="off")
+    hard = es.run(audio, rate, prompt="the piano", config=with_options(cfg, mask="hard"))
+    at_top = es.run(audio, rate, prompt="the piano", config=with_options(cfg, mask="hard", threshold=1.0))
+    assert hard.gain.mean() > 0.8 and hard.gain.mean() > at_top.gain.mean() + 0.3
 
 
 def test_masked_output_is_silent_where_the_class_is_absent(es):
@@ -134,6 +147,9 @@ def test_cli_writes_output_and_report(tmp_path, capsys, example):
     info = json.loads((rep / "mix.json").read_text())
     assert info["class"] == "piano" and info["settings"]["mask"] == "root" and 0 <= info["mask_mean_gain"] <= 1
     assert info["settings"]["when"] == "activity" and info["settings"]["relative"] is DEFAULT_RELATIVE
+    assert info["settings"]["threshold"] == DEFAULT_THRESHOLDS["root"]
+    # the active spans are where the mask passes the estimate at -6 dB or more: the piano plays throughout
+    assert info["active_fraction"] > 0.8 and info["active_spans_s"][0][0] < 0.5
     other = "--absolute" if DEFAULT_RELATIVE else "--relative"
     assert main(["text", str(mix), "only the piano", "-o", str(out), other, "--report", str(rep),
                  "--threshold", "0.5", "--quiet"]) == 0
