@@ -22,7 +22,9 @@ the process (the separator's worker, onnxruntime's pool threads). ``--paths floo
 the block, paced the same way: what the harness and the machine cost any effect, misses included.
 ``--paths vst3`` runs the plugin's C++ port of the runtime (``build/EventSep.vst3``, default setting, a class
 query) through pedalboard in the same loop. The ``cpu_*`` extras are the same with the
-calling thread's CPU time (``time.thread_time``). ``--realtime`` runs each worker with SCHED_FIFO, as DAWs
+calling thread's CPU time (``time.thread_time``). ``gc_collections``, ``gc_gen2`` and ``gc_max_ms`` count
+Python's garbage collections during the paced loop and the longest (a collection holds the GIL, so every
+thread of the effect waits for it). ``--realtime`` runs each worker with SCHED_FIFO, as DAWs
 run their audio threads. While it runs, ``/tmp/bench/QUIET`` exists, so our training jobs wait.
 
 UMX-L. ``openunmix.umxl(pretrained=False)`` (UMX-L's architecture, random weights: nothing is downloaded)
@@ -228,6 +230,15 @@ def worker(spec: dict) -> dict:
     if spec["path"] == "vst3":
         process(blocks[0])         # pedalboard prepares the plugin on its first call (reset=True)
     gc.collect()
+    gc_pauses = []                 # (seconds) of every garbage collection during the paced loop, any thread
+    gc_start = [0.0]
+
+    def gc_probe(phase, info):
+        if phase == "start":
+            gc_start[0] = time.perf_counter()
+        else:
+            gc_pauses.append((time.perf_counter() - gc_start[0], info["generation"]))
+    gc.callbacks.append(gc_probe)
     others0 = other_threads_cpu()
     cpu0 = time.process_time()
     t0 = time.perf_counter()
@@ -251,6 +262,7 @@ def worker(spec: dict) -> dict:
         else:
             missed += times[k] > period
     cpu = time.process_time() - cpu0
+    gc.callbacks.remove(gc_probe)
     others1 = other_threads_cpu()
     worker_runs = background_stats() if background_stats else None
     worker_cpu = sum(v - others0.get(k, 0.0) for k, v in others1.items())
@@ -276,6 +288,10 @@ def worker(spec: dict) -> dict:
            "effect_cpu_rtf": (float(cpu_times.sum()) + worker_cpu) / seconds,
            # background settings: the worker's runs (wall and CPU ms) and the audio thread's longest wait
            "worker_runs": worker_runs,
+           # garbage collections while paced (they hold the GIL: every thread waits for them)
+           "gc_collections": len(gc_pauses),
+           "gc_gen2": sum(1 for _, g in gc_pauses if g == 2),
+           "gc_max_ms": 1000.0 * max((d for d, _ in gc_pauses), default=0.0),
            "deadline_ms": period * 1000.0, "latency_samples": latency_samples, "threads": settings.threads,
            "realtime": bool(spec.get("realtime")),
            "mode": resolved.mode if resolved else spec["path"],

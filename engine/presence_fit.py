@@ -40,25 +40,32 @@ GATE_SHARE = 0.05
 DEFAULT_SETS = "valid-fluidr3,valid-timgm"
 
 
+def asked(es, item, index: int):
+    """The three ways the fit asks an item for its target (its prompt through the text mapping, as the
+    evaluation words it): ``(kind, audio (1, n), the separator's estimate, target)`` for it whole, with the
+    target kept in one or two spans, and without the target (``kind``: an index into :data:`KINDS`)."""
+    from .activity.data import intermittent
+    from .separate import separate_array
+    from .textquery.prompts import prompt_for
+
+    target = es.resolve(prompt_for(index, item.target_class, item.meta["target_fine"]))
+    z = es.latent(target)
+    gated, _ = intermittent(item.target, item.sample_rate, np.random.default_rng([SEED, index]))
+    for kind, mixture in enumerate((item.mixture, gated + item.rest, item.rest)):
+        audio = np.asarray(mixture, np.float32)[None]
+        yield kind, audio, separate_array(es.unet, audio, item.sample_rate, z).estimate, target
+
+
 def item_features(es, items, progress: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """``(3 n, 4)`` features and ``(3 n,)`` kinds (indices into :data:`KINDS`), for every item whole,
     intermittent and without its target, computed as the pipeline computes them
     (:meth:`EventSep.presence_evidence`); an item's rows are consecutive."""
     from tqdm import tqdm
 
-    from .activity.data import intermittent
-    from .separate import separate_array
-    from .textquery.prompts import prompt_for
-
     rows, kinds = [], []
     for j, item in enumerate(tqdm(items, desc="presence features", unit="item", disable=not progress,
                                   file=sys.stderr)):
-        target = es.resolve(prompt_for(j, item.target_class, item.meta["target_fine"]))
-        z = es.latent(target)
-        gated, _ = intermittent(item.target, item.sample_rate, np.random.default_rng([SEED, j]))
-        for kind, mixture in enumerate((item.mixture, gated + item.rest, item.rest)):
-            audio = np.asarray(mixture, np.float32)[None]
-            estimate = separate_array(es.unet, audio, item.sample_rate, z).estimate
+        for kind, audio, estimate, target in asked(es, item, j):
             rows.append(es.presence_evidence(audio, item.sample_rate, estimate, target.coarse))
             kinds.append(kind)
     return np.array(rows), np.array(kinds)
