@@ -76,7 +76,7 @@ def main() -> None:
         for _ in range(args.repeats):
             t0 = time.perf_counter()
             code = cli_main(["separate", str(mix), "-o", str(tmp / "out.wav"), "--model", str(ckpt),
-                             "--query", str(query), "--quiet"])
+                             "--query", str(query), "--overwrite", "--quiet"])
             assert code == 0
             rtfs.append((time.perf_counter() - t0) / args.seconds)
         print(f"offline separate, {args.seconds:.0f} s stereo 44.1 kHz: real-time factor median "

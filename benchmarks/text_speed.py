@@ -57,7 +57,7 @@ def main(argv=None) -> int:
         mix = Path(tmp) / "mix.wav"
         save_audio(mix, test_input(a.seconds), 44100)
         cmd = [str(ROOT / ".venv" / "bin" / "eventsep"), "text", str(mix), a.prompt, "-o", str(Path(tmp) / "out.wav"),
-               "--quiet"]
+               "--overwrite", "--quiet"]
         if a.steps is not None:
             cmd += ["--steps", str(a.steps)]
         if a.ensemble is not None:

@@ -109,6 +109,19 @@ def ensure_writable(path: str | Path) -> Path:
     return path
 
 
+def refuse_existing(paths, overwrite: bool) -> None:
+    """Raise a one-line AudioFileError when any of ``paths`` (None entries skipped) already exists and
+    ``overwrite`` is not set: called before the work, so a rerun never replaces a file unasked."""
+    if overwrite:
+        return
+    existing = [Path(p) for p in paths if p is not None and Path(p).exists()]
+    if existing:
+        if len(existing) == 1:
+            raise AudioFileError(f"{existing[0]}: already exists (pass --overwrite to replace it)")
+        raise AudioFileError(f"{existing[0]}: already exists, as do {len(existing) - 1} more of the outputs "
+                             f"(pass --overwrite to replace them)")
+
+
 def resample(audio: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
     """Resample ``(..., nb_samples)`` with soxr's very-high-quality filter (linear phase)."""
     if rate_in == rate_out:

@@ -295,6 +295,8 @@ def add_separate(sub) -> None:
                    help="also write everything but the target: a file (one input) or a folder")
     p.add_argument("--format", default=None, choices=["wav", "flac", "ogg", "mp3"],
                    help="output format for folder outputs (default: wav)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace outputs that already exist (without it the command stops before any work)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_separate)
 
@@ -341,35 +343,48 @@ def _separator(args):
                                                      synthesis=args.synthesis)
 
 
+def _separate_outputs(path: Path, out: Path, residual_arg: str | None, fmt: str | None, batch: bool
+                      ) -> tuple[Path, Path, str | None, Path | None]:
+    """Where ``eventsep separate`` writes ``path``'s estimate and residual, and why it cannot (an output
+    that is the input itself), as ``(input, estimate, reason or None, residual or None)``."""
+    ext = "." + fmt if fmt else (path.suffix if not batch else ".wav")
+    target = out / (path.stem + ext) if batch else (out if out.suffix else out / (path.stem + ".wav"))
+    residual = None
+    if residual_arg:
+        r = Path(residual_arg)
+        residual = r / (path.stem + ext) if (batch or not r.suffix) else r
+    clash = [p for p in (target, residual) if p is not None and p.resolve() == path.resolve()]
+    reason = f"{clash[0]}: is the input file itself; choose another output name" if clash else None
+    return path, target, reason, residual
+
+
 def cmd_separate(args) -> int:
     from tqdm import tqdm
+
+    from .audio import refuse_existing
 
     if args.iterate < 0:
         raise EventSepError("--iterate must be 0 or more")
     if args.query is None and args.class_name is None:
         raise EventSepError("say what to separate: --query REF or --class NAME")
     files = _collect_inputs(args.inputs)
-    separate_file = _separator(args)
     out = Path(args.out)
     batch = len(files) > 1 or any(Path(i).is_dir() for i in args.inputs)
     if batch and out.suffix and not out.is_dir():
         raise EventSepError(f"{out}: with several inputs, --out must be a folder")
+    plan = [_separate_outputs(path, out, args.residual, args.format, batch) for path in files]
+    if not batch and plan[0][2]:
+        raise EventSepError(plan[0][2])
+    # every output is checked before the model loads, so a rerun replaces nothing unasked
+    refuse_existing([p for _, target, clash, residual in plan if not clash for p in (target, residual)],
+                    args.overwrite)
+    separate_file = _separator(args)
     failures = 0
-    bar = tqdm(files, desc="files", unit="file", disable=args.quiet or not batch)
-    for path in bar:
-        ext = "." + args.format if args.format else (path.suffix if not batch else ".wav")
-        target = out / (path.stem + ext) if batch else (out if out.suffix else out / (path.stem + ".wav"))
-        residual = None
-        if args.residual:
-            r = Path(args.residual)
-            residual = r / (path.stem + ext) if (batch or not r.suffix) else r
-        clash = [p for p in (target, residual) if p is not None and p.resolve() == path.resolve()]
+    bar = tqdm(plan, desc="files", unit="file", disable=args.quiet or not batch)
+    for path, target, clash, residual in bar:
         if clash:
-            message = f"{clash[0]}: is the input file itself; choose another output name"
-            if not batch:
-                raise EventSepError(message)
             failures += 1
-            bar.write(f"skipped {path}: {message}")
+            bar.write(f"skipped {path}: {clash}")
             continue
         t0 = time.time()
         try:

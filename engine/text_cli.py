@@ -82,6 +82,8 @@ def add_parser(sub) -> None:
     p.add_argument("--flow", default=None, help="generative model folder (default: the shipped one)")
     p.add_argument("--detector", default=None, help="detector folder (default: the shipped one)")
     p.add_argument("--activity", default=None, help="target-activity model folder (default: the shipped one)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace outputs that already exist (without it the command stops before any work)")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=cmd_text)
 
@@ -126,6 +128,26 @@ def _plan(args) -> tuple[str, list[tuple[Path, Path]], bool]:
     return args.args[1], [(mix, out)], False
 
 
+def _residual_path(dst: Path, residual: str | None, batch: bool) -> Path | None:
+    if not residual:
+        return None
+    r = Path(residual)
+    return r / dst.name if (batch or not r.suffix) else r
+
+
+def _check_outputs(jobs: list[tuple[Path, Path]], residual: str | None, batch: bool, overwrite: bool) -> None:
+    """Before the models load: no output is its own input, and none is replaced unasked."""
+    from .audio import refuse_existing
+
+    outputs = []
+    for src, dst in jobs:
+        for path in (dst, _residual_path(dst, residual, batch)):
+            if path is not None and path.exists() and path.resolve() == src.resolve():
+                raise EventSepError(f"{path}: is the input file itself; choose another output name")
+            outputs.append(path)
+    refuse_existing(outputs, overwrite)
+
+
 def cmd_text(args) -> int:
     from .audio import load_audio, save_audio
     from .ensemble import EnsembleConfig
@@ -138,6 +160,7 @@ def cmd_text(args) -> int:
                             ensemble=EnsembleConfig(mode=args.ensemble, weight=args.weight,
                                                     crossover_hz=args.crossover))
     config.check()
+    _check_outputs(jobs, args.residual, batch, args.overwrite)
     say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, file=sys.stderr, flush=True))
     say("loading models ...")
     es = EventSep(args.model, args.flow, args.detector, config, activity_dir=args.activity)
@@ -163,9 +186,8 @@ def cmd_text(args) -> int:
             continue
         dst.parent.mkdir(parents=True, exist_ok=True)
         save_audio(dst, result.estimate, rate, "FLOAT" if dst.suffix.lower() == ".wav" else None)
-        if args.residual:
-            r = Path(args.residual)
-            r = r / dst.name if (batch or not r.suffix) else r
+        r = _residual_path(dst, args.residual, batch)
+        if r is not None:
             r.parent.mkdir(parents=True, exist_ok=True)
             save_audio(r, (audio - result.estimate).astype("float32"), rate,
                        "FLOAT" if r.suffix.lower() == ".wav" else None)

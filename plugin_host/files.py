@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.audio import refuse_existing
 from engine.errors import EventSepError
 
 WRITABLE = (".wav", ".flac", ".aiff", ".aif", ".ogg", ".mp3")
@@ -51,8 +52,7 @@ def check_paths(src: Path, dst: Path, overwrite: bool) -> None:
     if dst.exists():
         if src.resolve() == dst.resolve():
             raise EventSepError(f"{dst}: the output would overwrite the input it is read from")
-        if not overwrite:
-            raise EventSepError(f"{dst}: already exists (pass --overwrite to replace it)")
+        refuse_existing([dst], overwrite)
 
 
 def _open_input(src: Path):

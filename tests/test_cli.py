@@ -296,3 +296,33 @@ def test_separate_never_overwrites_its_input(capsys, tmp_path, tiny_checkpoint):
                         "--class", "tones", "--residual", wav)
     assert code == 2 and "is the input file itself" in err
     assert wav.read_bytes() == before
+
+
+def test_separate_replaces_an_existing_output_only_when_asked(capsys, tmp_path, tiny_checkpoint, mix_file):
+    out, res = tmp_path / "o.wav", tmp_path / "r.wav"
+    out.write_bytes(b"keep me")
+    args = ["separate", mix_file, "-o", out, "--residual", res, "--model", tiny_checkpoint, "--class", "tones",
+            "--quiet"]
+    code, _, err = _run(capsys, *args)
+    assert code == 2 and err.count("\n") == 1 and "o.wav: already exists (pass --overwrite" in err
+    assert out.read_bytes() == b"keep me" and not res.exists()      # refused before any work
+    code, _, err = _run(capsys, *args, "--overwrite")
+    assert code == 0, err
+    assert load_audio(out)[0].shape == load_audio(mix_file)[0].shape and res.exists()
+
+
+def test_separate_batch_checks_every_output_first(capsys, tmp_path, tiny_checkpoint):
+    folder, outs = tmp_path / "in", tmp_path / "outs"
+    for i in range(3):
+        save_audio(folder / f"song{i}.wav", tone(0.7, 32000, 200.0 + 50 * i), 32000)
+    outs.mkdir()
+    for i in (1, 2):
+        (outs / f"song{i}.wav").write_bytes(b"earlier")
+    code, _, err = _run(capsys, "separate", folder, "-o", outs, "--model", tiny_checkpoint, "--class", "tones",
+                        "--quiet")
+    assert code == 2 and "song1.wav: already exists, as do 1 more of the outputs" in err
+    assert sorted(p.name for p in outs.iterdir()) == ["song1.wav", "song2.wav"]   # song0 not written either
+    code, _, err = _run(capsys, "separate", folder, "-o", outs, "--model", tiny_checkpoint, "--class", "tones",
+                        "--quiet", "--overwrite")
+    assert code == 0, err
+    assert all(load_audio(outs / f"song{i}.wav")[0].shape[-1] > 0 for i in range(3))

@@ -151,8 +151,13 @@ def test_cli_writes_output_and_report(tmp_path, capsys, example):
     # the active spans are where the mask passes the estimate at -6 dB or more: the piano plays throughout
     assert info["active_fraction"] > 0.8 and info["active_spans_s"][0][0] < 0.5
     other = "--absolute" if DEFAULT_RELATIVE else "--relative"
+    before = out.read_bytes()                                  # a rerun replaces nothing unasked
+    capsys.readouterr()
+    assert main(["text", str(mix), "only the piano", "-o", str(out), "--quiet"]) == 2
+    assert "already exists (pass --overwrite to replace it)" in capsys.readouterr().err
+    assert out.read_bytes() == before
     assert main(["text", str(mix), "only the piano", "-o", str(out), other, "--report", str(rep),
-                 "--threshold", "0.5", "--quiet"]) == 0
+                 "--threshold", "0.5", "--overwrite", "--quiet"]) == 0
     settings = json.loads((rep / "mix.json").read_text())["settings"]
     assert settings["relative"] is (not DEFAULT_RELATIVE) and settings["threshold"] == 0.5
     for bad in ("0", "1.5", "x"):                             # the knee's threshold lies in (0, 1]
@@ -195,3 +200,14 @@ def test_cli_errors_are_one_line(tmp_path, capsys, monkeypatch, args, needle):
     err = capsys.readouterr().err
     assert code == 2 and needle in err and "Traceback" not in err
     assert not (tmp_path / "x.wav").exists()
+
+
+def test_cli_never_writes_over_its_input(tmp_path, capsys, example):
+    audio, rate = example
+    mix = tmp_path / "mix.flac"
+    sf.write(mix, audio.T, rate)
+    before = mix.read_bytes()
+    for extra in (["-o", str(mix)], ["-o", str(tmp_path / "out.wav"), "--residual", str(mix)]):
+        assert main(["text", str(mix), "only the piano", *extra, "--overwrite", "--quiet"]) == 2
+        assert "is the input file itself" in capsys.readouterr().err
+    assert mix.read_bytes() == before and not (tmp_path / "out.wav").exists()
