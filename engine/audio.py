@@ -122,6 +122,26 @@ def refuse_existing(paths, overwrite: bool) -> None:
                              f"(pass --overwrite to replace them)")
 
 
+def refuse_shared_outputs(writes) -> None:
+    """``writes``: ``(input, output or None)`` pairs of one run, each input once with each of its outputs.
+    Raise a one-line AudioFileError when two of them name the same file (``a/song.wav`` and ``b/song.flac``
+    both giving ``OUT/song.wav``, or an output that is also the residual): the second would replace the
+    first, so the command stops before any work."""
+    writer: dict[Path, Path] = {}
+    for src, out in writes:
+        if out is None:
+            continue
+        key = Path(out).resolve()
+        if key in writer:
+            first = writer[key]
+            if first == Path(src):
+                raise AudioFileError(f"{out}: is both the output and the residual of {src}; give the residual "
+                                     f"another name")
+            raise AudioFileError(f"{out}: both {first} and {src} would be written there; "
+                                 f"process them in two runs or rename one")
+        writer[key] = Path(src)
+
+
 def resample(audio: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
     """Resample ``(..., nb_samples)`` with soxr's very-high-quality filter (linear phase)."""
     if rate_in == rate_out:

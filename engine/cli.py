@@ -316,7 +316,8 @@ def _collect_inputs(inputs: list[str]) -> list[Path]:
             files.append(path)
         else:
             raise EventSepError(f"{path}: no such file or folder")
-    return files
+    seen: set[Path] = set()                                    # a file named twice is separated once
+    return [f for f in files if not (f.resolve() in seen or seen.add(f.resolve()))]
 
 
 def _separator(args):
@@ -361,7 +362,7 @@ def _separate_outputs(path: Path, out: Path, residual_arg: str | None, fmt: str 
 def cmd_separate(args) -> int:
     from tqdm import tqdm
 
-    from .audio import refuse_existing
+    from .audio import refuse_existing, refuse_shared_outputs
 
     if args.iterate < 0:
         raise EventSepError("--iterate must be 0 or more")
@@ -375,6 +376,8 @@ def cmd_separate(args) -> int:
     plan = [_separate_outputs(path, out, args.residual, args.format, batch) for path in files]
     if not batch and plan[0][2]:
         raise EventSepError(plan[0][2])
+    refuse_shared_outputs((path, out) for path, target, clash, residual in plan if not clash
+                          for out in (target, residual))
     # every output is checked before the model loads, so a rerun replaces nothing unasked
     refuse_existing([p for _, target, clash, residual in plan if not clash for p in (target, residual)],
                     args.overwrite)

@@ -128,24 +128,28 @@ def _plan(args) -> tuple[str, list[tuple[Path, Path]], bool]:
     return args.args[1], [(mix, out)], False
 
 
-def _residual_path(dst: Path, residual: str | None, batch: bool) -> Path | None:
+def _residual_path(dst: Path, out: Path, residual: str | None, batch: bool) -> Path | None:
+    """Where the input minus the output goes: with --batch, the output's own path under the residual
+    folder (so files of the same name in two subfolders keep theirs apart)."""
     if not residual:
         return None
     r = Path(residual)
-    return r / dst.name if (batch or not r.suffix) else r
+    if batch:
+        return r / dst.relative_to(out)
+    return r if r.suffix else r / dst.name
 
 
-def _check_outputs(jobs: list[tuple[Path, Path]], residual: str | None, batch: bool, overwrite: bool) -> None:
+def _check_outputs(jobs: list[tuple[Path, Path]], out: Path, residual: str | None, batch: bool,
+                   overwrite: bool) -> None:
     """Before the models load: no output is its own input, and none is replaced unasked."""
-    from .audio import refuse_existing
+    from .audio import refuse_existing, refuse_shared_outputs
 
-    outputs = []
-    for src, dst in jobs:
-        for path in (dst, _residual_path(dst, residual, batch)):
-            if path is not None and path.exists() and path.resolve() == src.resolve():
-                raise EventSepError(f"{path}: is the input file itself; choose another output name")
-            outputs.append(path)
-    refuse_existing(outputs, overwrite)
+    writes = [(src, path) for src, dst in jobs for path in (dst, _residual_path(dst, out, residual, batch))]
+    for src, path in writes:
+        if path is not None and path.exists() and path.resolve() == src.resolve():
+            raise EventSepError(f"{path}: is the input file itself; choose another output name")
+    refuse_shared_outputs(writes)
+    refuse_existing([path for _, path in writes], overwrite)
 
 
 def cmd_text(args) -> int:
@@ -160,7 +164,7 @@ def cmd_text(args) -> int:
                             ensemble=EnsembleConfig(mode=args.ensemble, weight=args.weight,
                                                     crossover_hz=args.crossover))
     config.check()
-    _check_outputs(jobs, args.residual, batch, args.overwrite)
+    _check_outputs(jobs, Path(args.out), args.residual, batch, args.overwrite)
     say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, file=sys.stderr, flush=True))
     say("loading models ...")
     es = EventSep(args.model, args.flow, args.detector, config, activity_dir=args.activity)
@@ -186,7 +190,7 @@ def cmd_text(args) -> int:
             continue
         dst.parent.mkdir(parents=True, exist_ok=True)
         save_audio(dst, result.estimate, rate, "FLOAT" if dst.suffix.lower() == ".wav" else None)
-        r = _residual_path(dst, args.residual, batch)
+        r = _residual_path(dst, Path(args.out), args.residual, batch)
         if r is not None:
             r.parent.mkdir(parents=True, exist_ok=True)
             save_audio(r, (audio - result.estimate).astype("float32"), rate,

@@ -326,3 +326,19 @@ def test_separate_batch_checks_every_output_first(capsys, tmp_path, tiny_checkpo
                         "--quiet", "--overwrite")
     assert code == 0, err
     assert all(load_audio(outs / f"song{i}.wav")[0].shape[-1] > 0 for i in range(3))
+
+
+def test_separate_refuses_two_writes_to_one_file(capsys, tmp_path, tiny_checkpoint):
+    for sub, ext in (("a", ".wav"), ("b", ".flac")):          # a/song.wav and b/song.flac -> outs/song.wav
+        save_audio(tmp_path / "in" / sub / f"song{ext}", tone(0.7, 32000, 300.0), 32000)
+    code, _, err = _run(capsys, "separate", tmp_path / "in", "-o", tmp_path / "outs", "--model", tiny_checkpoint,
+                        "--class", "tones", "--quiet")
+    assert code == 2 and "would be written there" in err and not (tmp_path / "outs").exists()
+    wav = tmp_path / "in" / "a" / "song.wav"
+    code, _, err = _run(capsys, "separate", wav, "-o", tmp_path / "x.wav", "--residual", tmp_path / "x.wav",
+                        "--model", tiny_checkpoint, "--class", "tones", "--quiet")
+    assert code == 2 and "is both the output and the residual" in err and not (tmp_path / "x.wav").exists()
+    code, _, err = _run(capsys, "separate", wav, wav, "-o", tmp_path / "twice", "--model", tiny_checkpoint,
+                        "--class", "tones", "--quiet")                  # named twice: separated once
+    assert code == 0, err
+    assert [p.name for p in (tmp_path / "twice").iterdir()] == ["song.wav"]

@@ -211,3 +211,19 @@ def test_cli_never_writes_over_its_input(tmp_path, capsys, example):
         assert main(["text", str(mix), "only the piano", *extra, "--overwrite", "--quiet"]) == 2
         assert "is the input file itself" in capsys.readouterr().err
     assert mix.read_bytes() == before and not (tmp_path / "out.wav").exists()
+
+
+def test_cli_batch_keeps_same_named_files_apart(tmp_path, capsys, example):
+    audio, rate = example
+    for sub in ("a", "b"):
+        (tmp_path / "in" / sub).mkdir(parents=True)
+        sf.write(tmp_path / "in" / sub / "take.wav", audio[0, :rate], rate)
+    args = ["text", "--batch", str(tmp_path / "in"), "drums", "-o", str(tmp_path / "out"),
+            "--residual", str(tmp_path / "rest"), "--steps", "1", "--quiet"]
+    assert main(args) == 0
+    assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.glob("rest/*/*.wav")) == ["rest/a/take.wav",
+                                                                                           "rest/b/take.wav"]
+    sf.write(tmp_path / "in" / "a" / "take.flac", audio[0, :rate], rate)   # a/take.flac -> out/a/take.wav too
+    capsys.readouterr()
+    assert main(args + ["--overwrite"]) == 2
+    assert "would be written there" in capsys.readouterr().err
