@@ -272,7 +272,8 @@ def add_separate(sub) -> None:
                     "(--query-b/--class-b) and --interp move between them (slerp).")
     p.add_argument("inputs", nargs="+", help="mixture file(s) or folder(s) of audio files")
     p.add_argument("-o", "--out", required=True,
-                   help="output file (one input) or folder (several inputs, or a folder input)")
+                   help="output file (one input) or folder (several inputs, or a folder input, whose "
+                        "subfolders are kept)")
     p.add_argument("--model", default=None, help="checkpoint folder (default: the shipped model)")
     q = p.add_mutually_exclusive_group()
     q.add_argument("--query", metavar="REF", help="reference clip of the sound to keep (query A)")
@@ -292,7 +293,7 @@ def add_separate(sub) -> None:
                         "validation) or full (the whole analysis window, as the windowed settings) "
                         "(default: short)")
     p.add_argument("--residual", metavar="OUT2", default=None,
-                   help="also write everything but the target: a file (one input) or a folder")
+                   help="also write everything but the target: a file (one input) or a folder (laid out as --out)")
     p.add_argument("--format", default=None, choices=["wav", "flac", "ogg", "mp3"],
                    help="output format for folder outputs (default: wav)")
     p.add_argument("--overwrite", action="store_true",
@@ -301,23 +302,25 @@ def add_separate(sub) -> None:
     p.set_defaults(func=cmd_separate)
 
 
-def _collect_inputs(inputs: list[str]) -> list[Path]:
+def _collect_inputs(inputs: list[str]) -> list[tuple[Path, Path]]:
+    """Every audio file the inputs name, once, as ``(path, name under OUT)``: a folder's files keep their
+    subfolders (``in/a/song.wav`` -> ``a/song``), a file given by itself its bare name."""
     from .audio import is_audio_file
 
-    files: list[Path] = []
+    files: list[tuple[Path, Path]] = []
     for item in inputs:
         path = Path(item)
         if path.is_dir():
             found = sorted(p for p in path.rglob("*") if is_audio_file(p))
             if not found:
                 raise EventSepError(f"{path}: the folder holds no audio files")
-            files += found
+            files += [(p, p.relative_to(path).with_suffix("")) for p in found]
         elif path.exists():
-            files.append(path)
+            files.append((path, Path(path.stem)))
         else:
             raise EventSepError(f"{path}: no such file or folder")
     seen: set[Path] = set()                                    # a file named twice is separated once
-    return [f for f in files if not (f.resolve() in seen or seen.add(f.resolve()))]
+    return [(f, rel) for f, rel in files if not (f.resolve() in seen or seen.add(f.resolve()))]
 
 
 def _separator(args):
@@ -344,16 +347,18 @@ def _separator(args):
                                                      synthesis=args.synthesis)
 
 
-def _separate_outputs(path: Path, out: Path, residual_arg: str | None, fmt: str | None, batch: bool
-                      ) -> tuple[Path, Path, str | None, Path | None]:
-    """Where ``eventsep separate`` writes ``path``'s estimate and residual, and why it cannot (an output
-    that is the input itself), as ``(input, estimate, reason or None, residual or None)``."""
+def _separate_outputs(path: Path, rel: Path, out: Path, residual_arg: str | None, fmt: str | None,
+                      batch: bool) -> tuple[Path, Path, str | None, Path | None]:
+    """Where ``eventsep separate`` writes ``path``'s estimate and residual (``rel``: its name under a batch's
+    output folder, without extension), and why it cannot (an output that is the input itself), as
+    ``(input, estimate, reason or None, residual or None)``."""
     ext = "." + fmt if fmt else (path.suffix if not batch else ".wav")
-    target = out / (path.stem + ext) if batch else (out if out.suffix else out / (path.stem + ".wav"))
+    name = rel.with_name(rel.name + ext)
+    target = out / name if batch else (out if out.suffix else out / (path.stem + ".wav"))
     residual = None
     if residual_arg:
         r = Path(residual_arg)
-        residual = r / (path.stem + ext) if (batch or not r.suffix) else r
+        residual = r / name if batch else (r if r.suffix else r / (path.stem + ext))
     clash = [p for p in (target, residual) if p is not None and p.resolve() == path.resolve()]
     reason = f"{clash[0]}: is the input file itself; choose another output name" if clash else None
     return path, target, reason, residual
@@ -373,7 +378,7 @@ def cmd_separate(args) -> int:
     batch = len(files) > 1 or any(Path(i).is_dir() for i in args.inputs)
     if batch and out.suffix and not out.is_dir():
         raise EventSepError(f"{out}: with several inputs, --out must be a folder")
-    plan = [_separate_outputs(path, out, args.residual, args.format, batch) for path in files]
+    plan = [_separate_outputs(path, rel, out, args.residual, args.format, batch) for path, rel in files]
     if not batch and plan[0][2]:
         raise EventSepError(plan[0][2])
     refuse_shared_outputs((path, out) for path, target, clash, residual in plan if not clash

@@ -329,11 +329,18 @@ def test_separate_batch_checks_every_output_first(capsys, tmp_path, tiny_checkpo
 
 
 def test_separate_refuses_two_writes_to_one_file(capsys, tmp_path, tiny_checkpoint):
-    for sub, ext in (("a", ".wav"), ("b", ".flac")):          # a/song.wav and b/song.flac -> outs/song.wav
-        save_audio(tmp_path / "in" / sub / f"song{ext}", tone(0.7, 32000, 300.0), 32000)
+    for name in ("a/song.wav", "b/song.flac", "take.wav", "take.flac"):
+        save_audio(tmp_path / "in" / name, tone(0.7, 32000, 300.0), 32000)
     code, _, err = _run(capsys, "separate", tmp_path / "in", "-o", tmp_path / "outs", "--model", tiny_checkpoint,
-                        "--class", "tones", "--quiet")
+                        "--class", "tones", "--quiet")                  # take.wav and take.flac -> outs/take.wav
     assert code == 2 and "would be written there" in err and not (tmp_path / "outs").exists()
+    (tmp_path / "in" / "take.flac").unlink()
+    code, _, err = _run(capsys, "separate", tmp_path / "in", "-o", tmp_path / "outs", "--model", tiny_checkpoint,
+                        "--class", "tones", "--residual", tmp_path / "rest", "--quiet")
+    assert code == 0, err                                              # a folder's subfolders are kept
+    for folder in ("outs", "rest"):
+        assert sorted(str(p.relative_to(tmp_path / folder)) for p in (tmp_path / folder).rglob("*.wav")) == [
+            "a/song.wav", "b/song.wav", "take.wav"]
     wav = tmp_path / "in" / "a" / "song.wav"
     code, _, err = _run(capsys, "separate", wav, "-o", tmp_path / "x.wav", "--residual", tmp_path / "x.wav",
                         "--model", tiny_checkpoint, "--class", "tones", "--quiet")
