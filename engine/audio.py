@@ -59,6 +59,19 @@ def load_audio(path: str | os.PathLike, sample_rate: int | None = None, mono: bo
     return audio, int(rate)
 
 
+WRITE_FORMATS = {".wav": "WAV", ".flac": "FLAC", ".ogg": "OGG", ".mp3": "MP3", ".aif": "AIFF", ".aiff": "AIFF",
+                 ".w64": "W64"}
+
+
+def output_format(path: str | Path) -> str:
+    """The soundfile format :func:`save_audio` writes ``path`` in; a one-line AudioFileError for an extension
+    it cannot write."""
+    ext = Path(path).suffix.lower()
+    if ext not in WRITE_FORMATS:
+        raise AudioFileError(f"{path}: cannot write '{ext or '(no extension)'}' files; use .wav, .flac, .ogg or .mp3")
+    return WRITE_FORMATS[ext]
+
+
 def save_audio(path: str | os.PathLike, audio: np.ndarray, sample_rate: int, subtype: str | None = None
                ) -> Path:
     """Write ``(nb_channels, nb_samples)`` or ``(nb_samples,)`` audio; the format follows the extension.
@@ -71,11 +84,7 @@ def save_audio(path: str | os.PathLike, audio: np.ndarray, sample_rate: int, sub
     if audio.ndim == 1:
         audio = audio[None]
     audio = np.nan_to_num(audio, nan=0.0, posinf=0.0, neginf=0.0)
-    ext = path.suffix.lower()
-    fmt = {".wav": "WAV", ".flac": "FLAC", ".ogg": "OGG", ".mp3": "MP3", ".aif": "AIFF",
-           ".aiff": "AIFF", ".w64": "W64"}.get(ext)
-    if fmt is None:
-        raise AudioFileError(f"{path}: cannot write '{ext}' files; use .wav, .flac, .ogg or .mp3")
+    fmt = output_format(path)
     if subtype is None:
         subtype = {"WAV": "PCM_24", "FLAC": "PCM_24", "AIFF": "PCM_24", "W64": "PCM_24",
                    "OGG": "VORBIS", "MP3": "MPEG_LAYER_III"}[fmt]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .audio import ensure_writable, save_audio
+from .audio import ensure_writable, output_format, save_audio
 from .errors import EventSepError
 
 
@@ -73,9 +73,10 @@ def result_of(audio: np.ndarray, estimate: np.ndarray, sample_rate: int, warning
 
 def check_outputs(out: str | Path, residual_out: str | Path | None) -> None:
     """Before the work, so a path that cannot be written loses nothing."""
-    ensure_writable(out)
-    if residual_out is not None:
-        ensure_writable(residual_out)
+    for path in (out, residual_out):
+        if path is not None:
+            output_format(path)
+            ensure_writable(path)
 
 
 def write_result(result: SeparationResult, out: str | Path, residual_out: str | Path | None) -> None:

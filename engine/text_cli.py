@@ -141,13 +141,18 @@ def _residual_path(dst: Path, out: Path, residual: str | None, batch: bool) -> P
 
 def _check_outputs(jobs: list[tuple[Path, Path]], out: Path, residual: str | None, batch: bool,
                    overwrite: bool) -> None:
-    """Before the models load: no output is its own input, and none is replaced unasked."""
-    from .audio import refuse_existing, refuse_shared_outputs
+    """Before the models load: every output can be written (its format, its folder), none is its own input,
+    and none is replaced unasked."""
+    from .audio import ensure_writable, output_format, refuse_existing, refuse_shared_outputs
 
     writes = [(src, path) for src, dst in jobs for path in (dst, _residual_path(dst, out, residual, batch))]
     for src, path in writes:
-        if path is not None and path.exists() and path.resolve() == src.resolve():
+        if path is None:
+            continue
+        if path.exists() and path.resolve() == src.resolve():
             raise EventSepError(f"{path}: is the input file itself; choose another output name")
+        output_format(path)
+        ensure_writable(path)
     refuse_shared_outputs(writes)
     refuse_existing([path for _, path in writes], overwrite)
 

@@ -227,3 +227,17 @@ def test_cli_batch_keeps_same_named_files_apart(tmp_path, capsys, example):
     capsys.readouterr()
     assert main(args + ["--overwrite"]) == 2
     assert "would be written there" in capsys.readouterr().err
+
+
+def test_cli_checks_the_output_before_loading_anything(tmp_path, capsys, example):
+    audio, rate = example
+    mix = tmp_path / "mix.flac"
+    sf.write(mix, audio.T, rate)
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    for out, expected in ((tmp_path / "out.xyz", "cannot write '.xyz' files"),
+                          (blocker / "out.wav", "cannot create its folder")):
+        capsys.readouterr()
+        assert main(["text", str(mix), "only the piano", "-o", str(out)]) == 2
+        captured = capsys.readouterr()
+        assert expected in captured.err and "loading models" not in captured.err   # before the models load
