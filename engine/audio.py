@@ -118,6 +118,15 @@ def ensure_writable(path: str | Path) -> Path:
     return path
 
 
+def input_clash(src: str | Path, outputs) -> str | None:
+    """Why ``src`` cannot be processed with these ``outputs`` (None entries skipped): one of them is ``src``
+    itself, which the run would write over after reading it; None when none is."""
+    for out in outputs:
+        if out is not None and Path(out).resolve() == Path(src).resolve():
+            return f"{out}: is the input file itself; choose another output name"
+    return None
+
+
 def refuse_existing(paths, overwrite: bool) -> None:
     """Raise a one-line AudioFileError when any of ``paths`` (None entries skipped) already exists and
     ``overwrite`` is not set: called before the work, so a rerun never replaces a file unasked."""

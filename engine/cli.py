@@ -352,6 +352,8 @@ def _separate_outputs(path: Path, rel: Path, out: Path, residual_arg: str | None
     """Where ``eventsep separate`` writes ``path``'s estimate and residual (``rel``: its name under a batch's
     output folder, without extension), and why it cannot (an output that is the input itself), as
     ``(input, estimate, reason or None, residual or None)``."""
+    from .audio import input_clash
+
     ext = "." + fmt if fmt else (path.suffix if not batch else ".wav")
     name = rel.with_name(rel.name + ext)
     target = out / name if batch else (out if out.suffix else out / (path.stem + ".wav"))
@@ -359,9 +361,7 @@ def _separate_outputs(path: Path, rel: Path, out: Path, residual_arg: str | None
     if residual_arg:
         r = Path(residual_arg)
         residual = r / name if batch else (r if r.suffix else r / (path.stem + ext))
-    clash = [p for p in (target, residual) if p is not None and p.resolve() == path.resolve()]
-    reason = f"{clash[0]}: is the input file itself; choose another output name" if clash else None
-    return path, target, reason, residual
+    return path, target, input_clash(path, (target, residual)), residual
 
 
 def cmd_separate(args) -> int:
@@ -381,11 +381,10 @@ def cmd_separate(args) -> int:
     plan = [_separate_outputs(path, rel, out, args.residual, args.format, batch) for path, rel in files]
     if not batch and plan[0][2]:
         raise EventSepError(plan[0][2])
-    refuse_shared_outputs((path, out) for path, target, clash, residual in plan if not clash
-                          for out in (target, residual))
     # every output is checked before the model loads, so a rerun replaces nothing unasked
-    refuse_existing([p for _, target, clash, residual in plan if not clash for p in (target, residual)],
-                    args.overwrite)
+    writes = [(path, p) for path, target, clash, residual in plan if not clash for p in (target, residual)]
+    refuse_shared_outputs(writes)
+    refuse_existing([p for _, p in writes], args.overwrite)
     separate_file = _separator(args)
     failures = 0
     bar = tqdm(plan, desc="files", unit="file", disable=args.quiet or not batch)

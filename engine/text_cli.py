@@ -143,16 +143,17 @@ def _check_outputs(jobs: list[tuple[Path, Path]], out: Path, residual: str | Non
                    overwrite: bool) -> None:
     """Before the models load: every output can be written (its format, its folder), none is its own input,
     and none is replaced unasked."""
-    from .audio import ensure_writable, output_format, refuse_existing, refuse_shared_outputs
+    from .audio import input_clash, refuse_existing, refuse_shared_outputs
+    from .separation_io import check_outputs
 
-    writes = [(src, path) for src, dst in jobs for path in (dst, _residual_path(dst, out, residual, batch))]
-    for src, path in writes:
-        if path is None:
-            continue
-        if path.exists() and path.resolve() == src.resolve():
-            raise EventSepError(f"{path}: is the input file itself; choose another output name")
-        output_format(path)
-        ensure_writable(path)
+    writes = []
+    for src, dst in jobs:
+        r = _residual_path(dst, out, residual, batch)
+        clash = input_clash(src, (dst, r))
+        if clash:
+            raise EventSepError(clash)
+        check_outputs(dst, r)
+        writes += [(src, dst), (src, r)]
     refuse_shared_outputs(writes)
     refuse_existing([path for _, path in writes], overwrite)
 
