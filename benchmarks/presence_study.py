@@ -38,13 +38,15 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from engine.presence import logit  # noqa: E402
+from engine.presence_fit import KINDS  # noqa: E402
+
 SOUNDFONTS = ("fluidr3", "timgm", "musescore")
 # name -> (soundfont, seed, items per class); None: the eval-set defaults (the set engine.presence_fit uses)
 VALID_SETS = {f"valid-{sf}{suffix}": (sf, seed, per_class) for sf in SOUNDFONTS
               for suffix, seed, per_class in (("", None, None), ("-s1001", 1001, 52), ("-s1002", 1002, 52))}
 HEAD_TRAIN = {sf: 555000 + i for i, sf in enumerate(SOUNDFONTS)}      # train-split sets: soundfont -> seed
 HEAD_PER_CLASS = 100
-KINDS = ("whole", "intermittent", "absent")
 
 
 def build_missing(work: Path, head: bool) -> None:
@@ -64,11 +66,6 @@ def build_missing(work: Path, head: bool) -> None:
             pieces[split] = split_pieces(split)
         kw = {k: v for k, v in (("seed", seed), ("per_class", per_class)) if v is not None}
         build_evalset(out, sf, pieces=pieces[split], progress=False, **kw)
-
-
-def logit(p):
-    p = np.clip(np.asarray(p, np.float64), 1e-4, 1 - 1e-4)
-    return np.log(p / (1 - p))
 
 
 def extra_numbers(on_mix, on_est, index: int, activity: np.ndarray, mixture, estimate, rate: int,

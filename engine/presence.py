@@ -40,9 +40,14 @@ LEVEL_FLOOR_DB = -40.0
 _EPS = 1e-4
 
 
+def logit(p):
+    """The logit of probabilities (a number or an array), clipped to [_EPS, 1 - _EPS] first."""
+    p = np.clip(np.asarray(p, np.float64), _EPS, 1.0 - _EPS)
+    return np.log(p / (1.0 - p))
+
+
 def _logit(p: float) -> float:
-    p = float(np.clip(p, _EPS, 1.0 - _EPS))
-    return float(np.log(p / (1.0 - p)))
+    return float(logit(p))
 
 
 def level_db(mixture: np.ndarray, estimate: np.ndarray) -> float:
